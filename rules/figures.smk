@@ -1,0 +1,19 @@
+rule cohen2018_toy_figure:
+    input:
+        toy_run_outputs("metrics"),
+        toy_run_outputs("roc"),
+        toy_run_outputs("outputs_hist"),
+        rules.toy_bayes_optimal.output,
+    output:
+        pdf=report("results/figures/cohen2018/{figure}.pdf", category="Cohen 2018 toy model", caption="../report/cohen2018_{figure}.rst"),
+        png="results/figures/cohen2018/{figure}.png",
+    params:
+        name=lambda wildcards: COHEN2018_TOY_FIGURES[wildcards.figure],
+        runs=toy_runs(),
+    wildcard_constraints:
+        figure="|".join(COHEN2018_TOY_FIGURES),
+    log:
+        "logs/cohen2018_toy_figure/{figure}.log",
+    shell:
+        "python -m workflow_scripts.figures {params.name} --metrics-dir " + TOY_METRICS +
+        " --runs {params.runs} --output {output.pdf} > {log} 2>&1"

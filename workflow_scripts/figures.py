@@ -1,0 +1,210 @@
+"""Paper figures, redrawn from the tidy metrics CSVs (never from models).
+
+``python -m workflow_scripts.figures NAME --metrics-dir DIR --output FILE.pdf``
+writes FILE.pdf and FILE.png.  Plot styling lives in ``apply_style`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from workflow_scripts.files import atomic_output  # noqa: E402
+
+FULL_COLOR, WEAK_COLOR, BAYES_COLOR = "tab:orange", "tab:blue", "black"
+LOSS_COLORS = {"bce": "tab:blue", "mae": "tab:green", "llp": "tab:red"}
+
+
+def apply_style() -> None:
+    plt.style.use(mplhep.style.ROOT)
+    plt.rcParams.update({"figure.figsize": (7, 6), "legend.fontsize": 13, "axes.labelsize": 18})
+
+
+def save(figure, output) -> None:
+    """Write output (.pdf) and its .png sibling atomically."""
+    output = Path(output)
+    for path in (output, output.with_suffix(".png")):
+        with atomic_output(path) as temporary:
+            figure.savefig(temporary, format=path.suffix[1:], dpi=120)
+    plt.close(figure)
+
+
+# ----------------------------------------------------------------------------
+# Reading the toy study's CSVs
+# ----------------------------------------------------------------------------
+
+
+def read_toy(metrics_dir, runs) -> dict[str, pd.DataFrame]:
+    """The named runs' metrics, ROC curves and output histograms, plus the Bayes-optimal reference."""
+    metrics_dir = Path(metrics_dir)
+    tables = {}
+    for kind, name in (("metrics", "metrics.csv"), ("roc", "roc.csv"), ("hist", "outputs_hist.csv")):
+        tables[kind] = pd.concat([pd.read_csv(metrics_dir / "runs" / run / name) for run in runs], ignore_index=True)
+    tables["bayes"] = pd.read_csv(metrics_dir / "bayes_optimal.csv")
+    tables["bayes_roc"] = pd.read_csv(metrics_dir / "bayes_optimal_roc.csv")
+    return tables
+
+
+def _run(tables, run) -> pd.DataFrame:
+    rows = tables["metrics"][tables["metrics"]["run"] == run]
+    if rows.empty:
+        raise KeyError(f"run {run!r} is not among the metrics ({sorted(tables['metrics']['run'].unique())})")
+    return rows
+
+
+def _roc_matrix(tables, run) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr grid, tpr (members, grid)) of a run."""
+    roc = tables["roc"][tables["roc"]["run"] == run]
+    if roc.empty:
+        raise KeyError(f"no ROC curves for run {run!r}")
+    wide = roc.pivot(index="member", columns="fpr", values="tpr")
+    return wide.columns.to_numpy(), wide.to_numpy()
+
+
+def _bayes_line(axis, tables, log_fpr=False) -> None:
+    auc = tables["bayes"]["auc"].iloc[0]
+    roc = tables["bayes_roc"]
+    keep = roc["fpr"] > 0 if log_fpr else slice(None)
+    axis.plot(roc["fpr"][keep], roc["tpr"][keep], color=BAYES_COLOR, ls=":", lw=2, label=f"Bayes-optimal AUC: {auc:.4f}")
+
+
+def _roc_band(axis, tables, run, color, label) -> None:
+    fpr, tpr = _roc_matrix(tables, run)
+    auc = _run(tables, run)["auc"]
+    keep = fpr > 0
+    low, mid, high = np.percentile(tpr[:, keep], [0, 50, 100], axis=0)
+    axis.fill_between(fpr[keep], low, high, color=color, alpha=0.3, lw=0)
+    axis.plot(fpr[keep], mid, color=color, label=f"{label} AUC: {auc.mean():.4f} ± {auc.std(ddof=0):.4f}")
+
+
+def _label_runs(tables, loss="bce") -> list[tuple[float, str]]:
+    weak = tables["metrics"][(tables["metrics"]["supervision"] == "weak") & (tables["metrics"]["loss"] == loss)]
+    return sorted({(float(label), run) for label, run in zip(weak["label_b"], weak["run"])})
+
+
+def _true_label_run(tables, loss="bce") -> str:
+    """The weak run whose labels equal the datasets' true fractions."""
+    rows = tables["metrics"][(tables["metrics"]["supervision"] == "weak") & (tables["metrics"]["loss"] == loss)]
+    distance = (rows["label_b"] - rows["true_fraction_b"]).abs()
+    return rows.loc[distance.idxmin(), "run"]
+
+
+# ----------------------------------------------------------------------------
+# Cohen, Freytsis, Ostdiek (2018): toy-model figures
+# ----------------------------------------------------------------------------
+
+
+def cohen2018_fig04(tables, output) -> None:
+    """ROC of one weakly and one fully supervised network (member 0), with the optimal classifier."""
+    figure, axis = plt.subplots()
+    for run, color, label in (("full-bce", FULL_COLOR, "Fully supervised"), (_true_label_run(tables), WEAK_COLOR, "Weakly supervised")):
+        fpr, tpr = _roc_matrix(tables, run)
+        auc = _run(tables, run).set_index("member")["auc"].iloc[0]
+        axis.plot(fpr, tpr[0], color=color, label=f"{label} AUC: {auc:.4f}")
+    _bayes_line(axis, tables)
+    axis.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.02))
+    axis.legend(loc="lower right")
+    save(figure, output)
+
+
+def cohen2018_fig05(tables, output) -> None:
+    """Left: ROC spread over trainings; right: AUC box plots against the label of the 0.7 set."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+    _roc_band(left, tables, _true_label_run(tables), WEAK_COLOR, "Weak")
+    _roc_band(left, tables, "full-bce", FULL_COLOR, "Full")
+    _bayes_line(left, tables, log_fpr=True)
+    left.set(xscale="log", xlim=(1e-4, 1), ylim=(0, 1.02), xlabel="False positive rate", ylabel="True positive rate")
+    left.legend(loc="lower right")
+    _boxplot_scan(right, tables, "auc", "AUC")
+    right.axhline(tables["bayes"]["auc"].iloc[0], color=BAYES_COLOR, ls=":", label="Bayes-optimal")
+    right.legend(loc="lower left")
+    save(figure, output)
+
+
+def _boxplot_scan(axis, tables, column, ylabel) -> None:
+    runs = _label_runs(tables)
+    values = [_run(tables, run)[column].to_numpy() for _, run in runs] + [_run(tables, "full-bce")[column].to_numpy()]
+    names = [f"{label:.1f}" for label, _ in runs] + ["FS"]
+    axis.boxplot(values, tick_labels=names, sym="x", medianprops={"color": "red"})
+    true_b = tables["metrics"]["true_fraction_b"].iloc[0]
+    axis.set(xlabel=f"Label of the dataset with true fraction {true_b:.2f}", ylabel=ylabel)
+
+
+def cohen2018_fig06(tables, output) -> None:
+    """Background efficiency at 70 % (left) and 40 % (right) signal efficiency across the label scan."""
+    figure, axes = plt.subplots(1, 2, figsize=(14, 6))
+    for axis, column, efficiency in ((axes[0], "bkg_eff_at_sig70", 70), (axes[1], "bkg_eff_at_sig40", 40)):
+        _boxplot_scan(axis, tables, column, f"Background efficiency at {efficiency} % signal efficiency")
+        axis.set_yscale("log")
+        axis.axhline(tables["bayes"][column].iloc[0], color=BAYES_COLOR, ls=":", label="Bayes-optimal")
+        axis.legend(loc="upper left")
+    save(figure, output)
+
+
+def cohen2018_fig07(tables, output, labels=(0.2, 0.7), n_members=10) -> None:
+    """Output distributions of signal and background for several trainings at two labels of the 0.7 set."""
+    figure, axes = plt.subplots(1, 2, figsize=(14, 6))
+    runs = dict(_label_runs(tables))
+    for axis, label in zip(axes, labels):
+        run = runs.get(label)
+        if run is None:
+            raise KeyError(f"fig07 needs a weak run with label {label}; runs: {sorted(runs)}")
+        hist = tables["hist"][(tables["hist"]["run"] == run) & (tables["hist"]["member"] < n_members)]
+        for (member, name), group in hist.groupby(["member", "class"]):
+            color = "tab:blue" if name == "signal" else "tab:green"
+            density = group["count"] / group["count"].sum() / (group["bin_high"] - group["bin_low"])
+            axis.stairs(density.to_numpy(), np.r_[group["bin_low"].to_numpy(), group["bin_high"].iloc[-1]], color=color, alpha=0.6,
+                        label=name.capitalize() if member == 0 else None)
+        axis.set(xlabel="Network output", ylabel="Normalised events", yscale="log", title=f"0.7 set labelled {label:.1f}")
+        axis.legend(loc="upper center")
+    save(figure, output)
+
+
+def cohen2018_fig12(tables, output) -> None:
+    """ROC spread of weakly supervised networks for each loss function, true labels."""
+    figure, axis = plt.subplots()
+    names = {"bce": "BCE", "mae": "MAE", "llp": "LLP"}
+    for loss, color in LOSS_COLORS.items():
+        try:
+            run = _true_label_run(tables, loss)
+        except ValueError:
+            raise KeyError(f"fig12 needs a weak run with loss {loss}") from None
+        _roc_band(axis, tables, run, color, names[loss])
+    _bayes_line(axis, tables, log_fpr=True)
+    axis.set(xscale="log", xlim=(1e-4, 1), ylim=(0, 1.02), xlabel="False positive rate", ylabel="True positive rate")
+    axis.legend(loc="lower right")
+    save(figure, output)
+
+
+FIGURES = {
+    "cohen2018-fig04": (read_toy, cohen2018_fig04),
+    "cohen2018-fig05": (read_toy, cohen2018_fig05),
+    "cohen2018-fig06": (read_toy, cohen2018_fig06),
+    "cohen2018-fig07": (read_toy, cohen2018_fig07),
+    "cohen2018-fig12": (read_toy, cohen2018_fig12),
+}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.figures", description=__doc__.split("\n")[0])
+    parser.add_argument("figure", choices=sorted(FIGURES))
+    parser.add_argument("--metrics-dir", type=Path, required=True)
+    parser.add_argument("--runs", nargs="+", required=True, help="training runs the figure draws from")
+    parser.add_argument("--output", type=Path, required=True, help="PDF path; a PNG is written beside it")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    reader, draw = FIGURES[args.figure]
+    apply_style()
+    draw(reader(args.metrics_dir, args.runs), args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Writing outputs so that a killed job never leaves a file that looks finished."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+METADATA_KEY = b"pipeline"
+
+
+def write_table(table: pd.DataFrame, path, metadata: dict) -> None:
+    """Parquet with the pipeline's provenance (seed, versions, config) as JSON key-value metadata."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    merged = dict(arrow.schema.metadata or {})
+    merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
+    with atomic_output(path) as temporary:
+        pq.write_table(arrow.replace_schema_metadata(merged), temporary)
+
+
+def read_table(path, columns=None) -> tuple[pd.DataFrame, dict]:
+    """Read a table written by write_table and its provenance metadata."""
+    path = Path(path)
+    try:
+        arrow = pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise OSError(f"cannot read Parquet file {path}: {error}") from error
+    metadata = json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    return arrow.to_pandas(), metadata
+
+
+def write_csv(table: pd.DataFrame, path) -> None:
+    with atomic_output(path) as temporary:
+        table.to_csv(temporary, index=False)
