@@ -1,20 +1,35 @@
 # Weak supervision and CWoLa studies, regenerated from nothing.
 # Targets: all (default), cohen2018 (weak-supervision paper figures).
-from snakemake.utils import min_version, validate
+import shlex
+import sys
+
+from snakemake.utils import min_version
 
 min_version("9.0")
+# workflow_scripts is imported from this checkout, here and in every job, even with --directory.
+sys.path.insert(0, workflow.basedir)
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
+
+from workflow_scripts.config import validate_config
 
 
 configfile: "config.yaml"
 
 
-validate(config, "workflow_scripts/schemas/config.schema.yaml")
+validate_config(config, workflow.source_path("workflow_scripts/schemas/config.schema.yaml"))
 
 
 report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    toy_run=RUN_NAME_PATTERN,
+
+
+
 include: "rules/datasets.smk"  # toy datasets and the Bayes-optimal reference
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs

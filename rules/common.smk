@@ -1,16 +1,8 @@
-# Lookups shared by the rule files: config expanded into file lists, wildcard constraints.
-import sys
-
-sys.path.insert(0, workflow.basedir)  # import workflow_scripts from the checkout without installing it
-
+# Lookups shared by every stage: config expanded into file lists, resources, target lists.
 from workflow_scripts.toy_study import RUN_NAME_PATTERN, ToyRun
 
 TOY = config["cohen2018_toy"]
 TOY_METRICS = "results/metrics/cohen2018_toy"
-
-
-wildcard_constraints:
-    toy_run=RUN_NAME_PATTERN,
 
 
 def toy_runs():

@@ -4,6 +4,8 @@ rule toy_datasets:
     params:
         toy=TOY,
         seed=config["seed"],
+    conda:
+        "../envs/ml.yaml"
     log:
         "logs/toy_datasets/toy.log",
     benchmark:
@@ -22,6 +24,8 @@ rule toy_bayes_optimal:
     output:
         metrics=f"{TOY_METRICS}/bayes_optimal.csv",
         roc=f"{TOY_METRICS}/bayes_optimal_roc.csv",
+    conda:
+        "../envs/ml.yaml"
     log:
         "logs/toy_bayes_optimal/toy.log",
     shell:

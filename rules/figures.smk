@@ -12,8 +12,10 @@ rule cohen2018_toy_figure:
         runs=toy_runs(),
     wildcard_constraints:
         figure="|".join(COHEN2018_TOY_FIGURES),
+    conda:
+        "../envs/plotting.yaml"
     log:
         "logs/cohen2018_toy_figure/{figure}.log",
     shell:
-        "python -m workflow_scripts.figures {params.name} --metrics-dir " + TOY_METRICS +
+        f"python -m workflow_scripts.figures {{params.name}} --metrics-dir {TOY_METRICS}"
         " --runs {params.runs} --output {output.pdf} > {log} 2>&1"

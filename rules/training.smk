@@ -17,6 +17,8 @@ rule train_toy_run:
     threads: TOY["threads"]
     resources:
         gpu=toy_training_resources,
+    conda:
+        "../envs/ml.yaml"
     log:
         "logs/train_toy_run/{toy_run}.log",
     benchmark:
@@ -36,6 +38,8 @@ rule toy_summary:
         toy_run_outputs("metrics"),
     output:
         f"{TOY_METRICS}/summary.csv",
+    conda:
+        "../envs/ml.yaml"
     log:
         "logs/toy_summary/summary.log",
     shell:

@@ -135,6 +135,7 @@ def _boxplot_scan(axis, tables, column, ylabel) -> None:
     values = [_run(tables, run)[column].to_numpy() for _, run in runs] + [_run(tables, "full-bce")[column].to_numpy()]
     names = [f"{label:.1f}" for label, _ in runs] + ["FS"]
     axis.boxplot(values, tick_labels=names, sym="x", medianprops={"color": "red"})
+    axis.tick_params(axis="x", labelsize=12)
     true_b = tables["metrics"]["true_fraction_b"].iloc[0]
     axis.set(xlabel=f"Label of the dataset with true fraction {true_b:.2f}", ylabel=ylabel)
 
@@ -164,7 +165,7 @@ def cohen2018_fig07(tables, output, labels=(0.2, 0.7), n_members=10) -> None:
             density = group["count"] / group["count"].sum() / (group["bin_high"] - group["bin_low"])
             axis.stairs(density.to_numpy(), np.r_[group["bin_low"].to_numpy(), group["bin_high"].iloc[-1]], color=color, alpha=0.6,
                         label=name.capitalize() if member == 0 else None)
-        axis.set(xlabel="Network output", ylabel="Normalised events", yscale="log", title=f"0.7 set labelled {label:.1f}")
+        axis.set(xlabel="Network output", ylabel="Normalised events", title=f"0.7 set labelled {label:.1f}")
         axis.legend(loc="upper center")
     save(figure, output)
 

@@ -31,7 +31,7 @@ from workflow_scripts.seeding import derive_seed
 
 RUN_NAME_PATTERN = r"full-(bce|mae|llp)|weak-(bce|mae|llp)-label[01]\.[0-9]+"
 WORKING_POINTS = {"bkg_eff_at_sig70": 0.7, "bkg_eff_at_sig40": 0.4}
-HISTOGRAM_BINS = np.linspace(0.0, 1.0, 101)
+N_HISTOGRAM_BINS = 80
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +92,8 @@ def evaluate_members(outputs: np.ndarray, labels: np.ndarray) -> tuple[pd.DataFr
     marked class_flipped and evaluated on 1 - output, as the paper does when
     it cuts from above (its Fig. 7).
     """
+    # Weakly supervised outputs crowd between the two labels: bin over the range actually filled.
+    bins = np.linspace(outputs.min(), outputs.max(), N_HISTOGRAM_BINS + 1)
     rows, rocs, hists = [], [], []
     for member, output in enumerate(outputs):
         auc_raw = metrics.auc(output, labels)
@@ -102,12 +104,8 @@ def evaluate_members(outputs: np.ndarray, labels: np.ndarray) -> tuple[pd.DataFr
         rows.append(row)
         rocs.append(pd.DataFrame({"member": member, "fpr": metrics.ROC_FPR_GRID, "tpr": metrics.tpr_on_grid(score, labels)}))
         for truth, name in ((1, "signal"), (0, "background")):
-            counts, _ = np.histogram(output[labels == truth], bins=HISTOGRAM_BINS)
-            hists.append(
-                pd.DataFrame(
-                    {"member": member, "class": name, "bin_low": HISTOGRAM_BINS[:-1], "bin_high": HISTOGRAM_BINS[1:], "count": counts}
-                )
-            )
+            counts, _ = np.histogram(output[labels == truth], bins=bins)
+            hists.append(pd.DataFrame({"member": member, "class": name, "bin_low": bins[:-1], "bin_high": bins[1:], "count": counts}))
     return pd.DataFrame(rows), pd.concat(rocs, ignore_index=True), pd.concat(hists, ignore_index=True)
 
 

@@ -1,0 +1,65 @@
+"""Ensemble training throughput against training the same networks one after another.
+
+Run by hand:  python benchmarks/ensemble_throughput.py [--events 64000] [--compile]
+
+Measures network-steps per second (one optimizer step of one 3-30-1 network on
+a batch of 32) for the toy study's networks, and projects the wall time of the
+paper's full scan (11 labels x 100 trainings, 320 000 training events, batch 32,
+100 epochs: 1.1e9 network-steps) on this machine's cores.
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from workflow_scripts import ensemble, toy
+from workflow_scripts.toy_study import standardise
+
+PAPER_SCAN_NETWORK_STEPS = 11 * 100 * (320_000 // 32) * 100
+
+
+def rate(x, groups, members, compile_step, epochs=2):
+    """Steady-state network-steps per second (the first epoch, with any compilation, is not timed)."""
+    times = []
+    ensemble.train_ensemble(
+        x, groups, np.tile([0.4, 0.7], (members, 1)), ensemble.TrainingSettings(epochs=epochs), list(range(members)),
+        compile_step=compile_step, progress=lambda epoch: times.append(time.perf_counter()),
+    )
+    steps_per_epoch = len(x) // 32
+    return members * steps_per_epoch * (len(times) - 1) / (times[-1] - times[0])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=64_000)
+    parser.add_argument("--members", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--compile", action="store_true", help="also measure the torch.compile'd step")
+    args = parser.parse_args()
+    cores = os.cpu_count()
+    rng = np.random.default_rng(0)
+    x_a, _ = toy.sample_mixture(args.events // 2, 0.4, rng)
+    x_b, _ = toy.sample_mixture(args.events // 2, 0.7, rng)
+    (x,) = standardise(np.r_[x_a, x_b])
+    groups = np.r_[np.zeros(args.events // 2, np.int64), np.ones(args.events // 2, np.int64)]
+
+    torch.set_num_threads(1)
+    sequential = rate(x, groups, 1, False)
+    print(f"sequential (one network at a time, 1 thread): {sequential:,.0f} network-steps/s")
+    print(f"  paper scan on {cores} cores (one process per core): {PAPER_SCAN_NETWORK_STEPS / sequential / cores / 3600:.1f} h")
+    modes = [False, True] if args.compile else [False]
+    for compile_step in modes:
+        for members in args.members:
+            measured = rate(x, groups, members, compile_step)
+            label = "compiled" if compile_step else "eager"
+            print(
+                f"ensemble of {members:4d} ({label}, 1 thread): {measured:,.0f} network-steps/s"
+                f" = {measured / sequential:.1f}x sequential;"
+                f" paper scan on {cores} cores: {PAPER_SCAN_NETWORK_STEPS / measured / cores / 60:.0f} min"
+            )
+
+
+if __name__ == "__main__":
+    main()

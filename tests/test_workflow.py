@@ -1,0 +1,84 @@
+"""The tiny CI config pushed through Snakemake end to end: real rules, real code."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir, *args, config=TINY):
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(config), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    result = snakemake(workdir, "cohen2018")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_every_cohen2018_figure_is_drawn(finished_run):
+    figures = finished_run / "results" / "figures" / "cohen2018"
+    for name in ("fig04_roc", "fig05_label_scan", "fig06_background_efficiency", "fig07_outputs", "fig12_losses"):
+        for ext in ("pdf", "png"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 5000
+
+
+def test_summary_has_one_row_per_training(finished_run):
+    summary = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_toy" / "summary.csv")
+    config = yaml.safe_load(TINY.read_text())["cohen2018_toy"]
+    n_runs = 1 + len(config["label_scan"]) + len(config["losses"]) - 1  # weak-bce at the true label is shared
+    assert len(summary) == n_runs * config["trainings_per_run"]
+    for column in ("auc", "bkg_eff_at_sig70", "bkg_eff_at_sig40", "class_flipped", "auc_gap_to_bayes", "seed", "label_b"):
+        assert column in summary
+    assert summary["auc"].between(0.5, 1.0).all()
+    assert (summary["auc_gap_to_bayes"] > -0.02).all()  # nothing beats the likelihood ratio beyond test-set noise
+    # Labelling the 0.7 set 0.2 inverts what the network learns.
+    assert summary.loc[summary["run"] == "weak-bce-label0.2", "class_flipped"].all()
+    assert not summary.loc[summary["run"] == "weak-bce-label0.7", "class_flipped"].any()
+
+
+def test_finished_run_schedules_nothing(finished_run):
+    result = snakemake(finished_run, "cohen2018", "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_same_seed_same_results(finished_run, tmp_path):
+    """A second run from nothing reproduces every metric (CPU, same thread count)."""
+    result = snakemake(tmp_path, f"results/metrics/cohen2018_toy/runs/weak-bce-label0.7/metrics.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    relative = Path("results/metrics/cohen2018_toy/runs/weak-bce-label0.7/metrics.csv")
+    assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
+    relative = Path("results/datasets/cohen2018_toy/toy.parquet")
+    assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
+
+
+def test_invalid_config_stops_snakemake_naming_the_key(tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["cohen2018_toy"]["trainings_per_run"] = "ten"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", config=bad)
+    assert result.returncode != 0
+    assert "cohen2018_toy.trainings_per_run: 'ten' is not of type 'integer'" in result.stderr + result.stdout
+
+
+def test_lint_passes():
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake not on PATH")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(ROOT / "Snakefile")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,0 +1,1 @@
+"""Library behind the Snakemake rules: importable and testable without Snakemake."""
