@@ -26,7 +26,7 @@ include: "rules/common.smk"
 
 
 wildcard_constraints:
-    toy_run=RUN_NAME_PATTERN,
+    toy_job=JOB_NAME_PATTERN,
 
 
 

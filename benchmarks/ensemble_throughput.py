@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from workflow_scripts import ensemble, toy
-from workflow_scripts.toy_study import standardise
 
 PAPER_SCAN_NETWORK_STEPS = 11 * 100 * (320_000 // 32) * 100
 
@@ -42,7 +41,7 @@ def main():
     rng = np.random.default_rng(0)
     x_a, _ = toy.sample_mixture(args.events // 2, 0.4, rng)
     x_b, _ = toy.sample_mixture(args.events // 2, 0.7, rng)
-    (x,) = standardise(np.r_[x_a, x_b])
+    x = ensemble.Standardiser.fit(np.r_[x_a, x_b]).transform(np.r_[x_a, x_b])
     groups = np.r_[np.zeros(args.events // 2, np.int64), np.ones(args.events // 2, np.int64)]
 
     torch.set_num_threads(1)

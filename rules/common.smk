@@ -1,24 +1,20 @@
 # Lookups shared by every stage: config expanded into file lists, resources, target lists.
-from workflow_scripts.toy_study import RUN_NAME_PATTERN, ToyRun
+from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 TOY = config["cohen2018_toy"]
 TOY_METRICS = "results/metrics/cohen2018_toy"
+TOY_JOBS = plan_jobs(
+    plan_runs(TOY["label_scan"], TOY["losses"], TOY["fractions"][1]),
+    TOY["trainings_per_run"],
+    TOY["max_members_per_job"],
+)
 
 
-def toy_runs():
-    """Every toy training run the config asks for: full supervision, the label scan, the loss study."""
-    true_label_b = TOY["fractions"][1]
-    runs = [ToyRun("full", "bce")]
-    runs += [ToyRun("weak", "bce", label) for label in TOY["label_scan"]]
-    runs += [ToyRun("weak", loss, true_label_b) for loss in TOY["losses"]]
-    return list(dict.fromkeys(run.name for run in runs))
+def toy_job_outputs(table):
+    return expand(f"{TOY_METRICS}/jobs/{{job}}/{{table}}.csv", job=TOY_JOBS, table=table)
 
 
-def toy_run_outputs(name):
-    return expand(f"{TOY_METRICS}/runs/{{run}}/{{table}}.csv", run=toy_runs(), table=name)
-
-
-def toy_training_resources(wildcards):
+def training_gpus(wildcards):
     return 1 if config["training"]["device"] == "cuda" else 0
 
 

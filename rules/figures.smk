@@ -1,15 +1,15 @@
 rule cohen2018_toy_figure:
     input:
-        toy_run_outputs("metrics"),
-        toy_run_outputs("roc"),
-        toy_run_outputs("outputs_hist"),
+        toy_job_outputs("metrics"),
+        toy_job_outputs("roc"),
+        toy_job_outputs("outputs_hist"),
         rules.toy_bayes_optimal.output,
     output:
         pdf=report("results/figures/cohen2018/{figure}.pdf", category="Cohen 2018 toy model", caption="../report/cohen2018_{figure}.rst"),
         png="results/figures/cohen2018/{figure}.png",
     params:
         name=lambda wildcards: COHEN2018_TOY_FIGURES[wildcards.figure],
-        runs=toy_runs(),
+        jobs=list(TOY_JOBS),
     wildcard_constraints:
         figure="|".join(COHEN2018_TOY_FIGURES),
     conda:
@@ -18,4 +18,4 @@ rule cohen2018_toy_figure:
         "logs/cohen2018_toy_figure/{figure}.log",
     shell:
         f"python -m workflow_scripts.figures {{params.name}} --metrics-dir {TOY_METRICS}"
-        " --runs {params.runs} --output {output.pdf} > {log} 2>&1"
+        " --jobs {params.jobs} --output {output.pdf} > {log} 2>&1"

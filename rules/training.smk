@@ -1,13 +1,14 @@
-rule train_toy_run:
+rule train_toy_job:
     input:
         data=rules.toy_datasets.output,
         bayes=rules.toy_bayes_optimal.output.metrics,
     output:
-        model="results/models/cohen2018_toy/{toy_run}.pt",
-        metrics=f"{TOY_METRICS}/runs/{{toy_run}}/metrics.csv",
-        roc=f"{TOY_METRICS}/runs/{{toy_run}}/roc.csv",
-        hist=f"{TOY_METRICS}/runs/{{toy_run}}/outputs_hist.csv",
+        model="results/models/cohen2018_toy/{toy_job}.pt",
+        metrics=f"{TOY_METRICS}/jobs/{{toy_job}}/metrics.csv",
+        roc=f"{TOY_METRICS}/jobs/{{toy_job}}/roc.csv",
+        hist=f"{TOY_METRICS}/jobs/{{toy_job}}/outputs_hist.csv",
     params:
+        runs=lambda wildcards: TOY_JOBS[wildcards.toy_job],
         net=TOY["network"],
         members=TOY["trainings_per_run"],
         label_a=TOY["fractions"][0],
@@ -16,16 +17,16 @@ rule train_toy_run:
         compile="--compile" if TOY["compile"] else "",
     threads: TOY["threads"]
     resources:
-        gpu=toy_training_resources,
+        gpu=training_gpus,
     conda:
         "../envs/ml.yaml"
     log:
-        "logs/train_toy_run/{toy_run}.log",
+        "logs/train_toy_job/{toy_job}.log",
     benchmark:
-        "benchmarks/train_toy_run/{toy_run}.tsv"
+        "benchmarks/train_toy_job/{toy_job}.tsv"
     shell:
         "python -m workflow_scripts.toy_study train --data {input.data} --bayes {input.bayes}"
-        " --run {wildcards.toy_run} --members {params.members} --label-a {params.label_a}"
+        " --runs {params.runs} --members {params.members} --label-a {params.label_a}"
         " --hidden {params.net[hidden]} --optimizer {params.net[optimizer]}"
         " --learning-rate {params.net[learning_rate]} --batch-size {params.net[batch_size]}"
         " --epochs {params.net[epochs]} --seed {params.seed} --device {params.device}"
@@ -35,7 +36,7 @@ rule train_toy_run:
 
 rule toy_summary:
     input:
-        toy_run_outputs("metrics"),
+        toy_job_outputs("metrics"),
     output:
         f"{TOY_METRICS}/summary.csv",
     conda:

@@ -6,7 +6,6 @@ import torch
 
 from workflow_scripts import ensemble, metrics, toy
 from workflow_scripts.devices import resolve_device
-from workflow_scripts.toy_study import standardise
 
 
 def test_losses_against_hand_computation():
@@ -51,7 +50,8 @@ def _toy_training_data(n=4000, seed=0):
     rng = np.random.default_rng(seed)
     x, labels = toy.sample_mixture(n, 0.5, rng)
     x_test, labels_test = toy.sample_mixture(n, 0.5, rng)
-    x, x_test = standardise(x, x_test)
+    scaler = ensemble.Standardiser.fit(x)
+    x, x_test = scaler.transform(x), scaler.transform(x_test)
     return x, labels.astype(np.int64), x_test, labels_test
 
 
@@ -84,7 +84,8 @@ def test_weak_supervision_learns_from_fractions_only():
     x_a, _ = toy.sample_mixture(3000, 0.3, rng)
     x_b, _ = toy.sample_mixture(3000, 0.8, rng)
     x_test, labels_test = toy.sample_mixture(4000, 0.5, rng)
-    x, x_test = standardise(np.r_[x_a, x_b], x_test)
+    scaler = ensemble.Standardiser.fit(np.r_[x_a, x_b])
+    x, x_test = scaler.transform(np.r_[x_a, x_b]), scaler.transform(x_test)
     groups = np.r_[np.zeros(3000, np.int64), np.ones(3000, np.int64)]
     trained = ensemble.train_ensemble(x, groups, np.array([[0.3, 0.8]] * 2), FAST, [3, 4])
     for output in trained.predict(x_test).numpy():
@@ -138,3 +139,14 @@ def test_cuda_request_without_gpu_is_an_error():
     with pytest.raises(RuntimeError, match="training.device"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+def test_standardiser_is_fitted_on_training_data_only():
+    train = np.array([[1.0, 10.0], [3.0, 30.0]])
+    scaler = ensemble.Standardiser.fit(train)
+    np.testing.assert_allclose(scaler.transform(train), [[-1, -1], [1, 1]])
+    np.testing.assert_allclose(scaler.transform([[5.0, 50.0]]), [[3, 3]])
+    restored = ensemble.Standardiser.from_state_dict(scaler.state_dict())
+    np.testing.assert_allclose(restored.transform([[5.0, 50.0]]), [[3, 3]])
+    with pytest.raises(ValueError, match="constant"):
+        ensemble.Standardiser.fit([[1.0, 2.0], [1.0, 3.0]])

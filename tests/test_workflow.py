@@ -58,9 +58,9 @@ def test_finished_run_schedules_nothing(finished_run):
 
 def test_same_seed_same_results(finished_run, tmp_path):
     """A second run from nothing reproduces every metric (CPU, same thread count)."""
-    result = snakemake(tmp_path, f"results/metrics/cohen2018_toy/runs/weak-bce-label0.7/metrics.csv")
+    relative = Path("results/metrics/cohen2018_toy/jobs/mae-1/metrics.csv")
+    result = snakemake(tmp_path, str(relative))
     assert result.returncode == 0, result.stderr[-3000:]
-    relative = Path("results/metrics/cohen2018_toy/runs/weak-bce-label0.7/metrics.csv")
     assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
     relative = Path("results/datasets/cohen2018_toy/toy.parquet")
     assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
@@ -82,3 +82,21 @@ def test_lint_passes():
     result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(ROOT / "Snakefile")], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_saved_model_reproduces_its_metrics(finished_run):
+    """The model file alone (weights and input scaling) gives the AUCs in the metrics table."""
+    import torch
+
+    from workflow_scripts import ensemble, metrics
+    from workflow_scripts.files import read_table
+
+    state = torch.load(finished_run / "results/models/cohen2018_toy/bce-1.pt", weights_only=True)
+    table, _ = read_table(finished_run / "results/datasets/cohen2018_toy/toy.parquet")
+    test = table[table["split"] == "test"]
+    scaler = ensemble.Standardiser.from_state_dict(state)
+    outputs = ensemble.MLPEnsemble.from_state_dict(state).predict(scaler.transform(test[state["features"]].to_numpy()))
+    recorded = pd.read_csv(finished_run / "results/metrics/cohen2018_toy/jobs/bce-1/metrics.csv")
+    assert list(recorded["run"].unique()) == state["runs"]
+    for output, auc in zip(outputs.numpy(), recorded["auc"]):
+        assert max(metrics.auc(output, test["label"]), 1 - metrics.auc(output, test["label"])) == pytest.approx(auc, abs=1e-9)

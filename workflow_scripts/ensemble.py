@@ -54,6 +54,32 @@ class TrainingSettings:
             raise ValueError(f"invalid training settings: {self}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Standardiser:
+    """Scikit-learn's StandardScaler: per-feature mean and standard deviation of the training sample."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, train) -> "Standardiser":
+        train = np.asarray(train, dtype=np.float64)
+        std = train.std(axis=0)
+        if len(train) == 0 or np.any(std == 0):
+            raise ValueError("cannot standardise: the training sample is empty or a feature is constant")
+        return cls(train.mean(axis=0), std)
+
+    def transform(self, x) -> np.ndarray:
+        return ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def state_dict(self) -> dict:
+        return {"input_mean": torch.as_tensor(self.mean), "input_std": torch.as_tensor(self.std)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "Standardiser":
+        return cls(state["input_mean"].numpy(), state["input_std"].numpy())
+
+
 class MLPEnsemble:
     """E independent n_in -> n_hidden -> 1 sigmoid networks stored as one flat tensor.
 
@@ -165,29 +191,24 @@ def batch_gradient(loss: str, x, targets, w1, b1, w2, b2) -> torch.Tensor:
     return torch.cat((grad_w1.flatten(1), grad_b1, grad_w2, grad_b2), dim=1)
 
 
-class _Adam:
-    """Keras-style Adam (bias correction folded into the step size) on a flat tensor."""
-
-    def __init__(self, params: torch.Tensor, learning_rate: float, beta1=0.9, beta2=0.999, eps=KERAS_EPSILON):
-        self.params, self.lr, self.beta1, self.beta2, self.eps = params, learning_rate, beta1, beta2, eps
-        self.m = torch.zeros_like(params)
-        self.v = torch.zeros_like(params)
-        self.t = 0
-
-    def step(self, grad: torch.Tensor) -> None:
-        self.t += 1
-        self.m.mul_(self.beta1).add_(grad, alpha=1.0 - self.beta1)
-        self.v.mul_(self.beta2).addcmul_(grad, grad, value=1.0 - self.beta2)
-        step_size = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
-        self.params.addcdiv_(self.m, self.v.sqrt().add_(self.eps), value=-step_size)
+ADAM_BETA1, ADAM_BETA2 = 0.9, 0.999
 
 
-class _SGD:
-    def __init__(self, params: torch.Tensor, learning_rate: float):
-        self.params, self.lr = params, learning_rate
+def _training_step(loss, optimizer, split_weights, x, targets, params, m, v, step_size) -> None:
+    """One optimizer step of every member, in place.
 
-    def step(self, grad: torch.Tensor) -> None:
-        self.params.add_(grad, alpha=-self.lr)
+    x: (B, E, n_in) and targets: (B, E), batch-major so that each batch is a
+    contiguous slice of the epoch's shuffled data.  Adam is Keras' variant,
+    with the bias correction folded into step_size; SGD uses step_size as the
+    learning rate and ignores m and v.
+    """
+    grad = batch_gradient(loss, x.transpose(0, 1), targets.transpose(0, 1), *split_weights(params))
+    if optimizer == "adam":
+        m.mul_(ADAM_BETA1).add_(grad, alpha=1.0 - ADAM_BETA1)
+        v.mul_(ADAM_BETA2).addcmul_(grad, grad, value=1.0 - ADAM_BETA2)
+        params.sub_(step_size * m / (v.sqrt() + KERAS_EPSILON))
+    else:
+        params.sub_(step_size * grad)
 
 
 def train_ensemble(
@@ -210,7 +231,7 @@ def train_ensemble(
     member_seeds: E integers; member e's initial weights and epoch shuffles
         depend on member_seeds[e] alone, so a member trains identically
         whatever ensemble it is part of.
-    compile_step: fuse the gradient with torch.compile (several times faster
+    compile_step: fuse the whole step with torch.compile (several times faster
         on CPU for large ensembles, about 15 s of compilation up front).
     """
     device = torch.device(device)
@@ -230,29 +251,32 @@ def train_ensemble(
 
     ensemble = MLPEnsemble(n_members, x_train.shape[1], settings.n_hidden, device=device)
     ensemble.initialise(member_seeds)
-    optimizer = (
-        _Adam(ensemble.params, settings.learning_rate)
-        if settings.optimizer == "adam"
-        else _SGD(ensemble.params, settings.learning_rate)
-    )
-    weights = ensemble.weights()
-    gradient = functools.partial(batch_gradient, settings.loss)
+    params = ensemble.params
+    m, v = torch.zeros_like(params), torch.zeros_like(params)
+    step_size = torch.zeros((), device=device)
+    step = functools.partial(_training_step, settings.loss, settings.optimizer, ensemble.weights)
     # Only full batches go through the compiled kernel; a short last batch
     # would force a recompilation for its shape.
-    full_batch_gradient = torch.compile(gradient, dynamic=False) if compile_step else gradient
+    full_batch_step = torch.compile(step, dynamic=False) if compile_step else step
     shuffle_generators = [torch.Generator().manual_seed(int(seed) + 1) for seed in member_seeds]
     n_events, batch = len(x_train), settings.batch_size
+    n_steps = 0
     for epoch in range(settings.epochs):
         order = torch.stack([torch.randperm(n_events, generator=gen) for gen in shuffle_generators]).to(device)
-        # One big gather per epoch; the steps then read contiguous slices.
-        x_epoch = x_train[order]
-        targets_epoch = torch.gather(event_targets, 1, order)
+        # One big gather per epoch into batch-major layout; every step then reads a contiguous slice.
+        x_epoch = x_train[order.T]
+        targets_epoch = torch.gather(event_targets, 1, order).T.contiguous()
         del order
         for start in range(0, n_events, batch):
-            x = x_epoch[:, start : start + batch].contiguous()
-            targets = targets_epoch[:, start : start + batch].contiguous()
-            step_gradient = full_batch_gradient if targets.shape[1] == batch else gradient
-            optimizer.step(step_gradient(x, targets, *weights))
+            n_steps += 1
+            if settings.optimizer == "adam":
+                correction = math.sqrt(1.0 - ADAM_BETA2**n_steps) / (1.0 - ADAM_BETA1**n_steps)
+                step_size.fill_(settings.learning_rate * correction)
+            else:
+                step_size.fill_(settings.learning_rate)
+            targets = targets_epoch[start : start + batch]
+            run_step = full_batch_step if len(targets) == batch else step
+            run_step(x_epoch[start : start + batch], targets, params, m, v, step_size)
         if progress is not None:
             progress(epoch)
     return ensemble

@@ -32,6 +32,7 @@ def apply_style() -> None:
 def save(figure, output) -> None:
     """Write output (.pdf) and its .png sibling atomically."""
     output = Path(output)
+    figure.tight_layout()
     for path in (output, output.with_suffix(".png")):
         with atomic_output(path) as temporary:
             figure.savefig(temporary, format=path.suffix[1:], dpi=120)
@@ -43,12 +44,12 @@ def save(figure, output) -> None:
 # ----------------------------------------------------------------------------
 
 
-def read_toy(metrics_dir, runs) -> dict[str, pd.DataFrame]:
-    """The named runs' metrics, ROC curves and output histograms, plus the Bayes-optimal reference."""
+def read_toy(metrics_dir, jobs) -> dict[str, pd.DataFrame]:
+    """The training jobs' metrics, ROC curves and output histograms, plus the Bayes-optimal reference."""
     metrics_dir = Path(metrics_dir)
     tables = {}
     for kind, name in (("metrics", "metrics.csv"), ("roc", "roc.csv"), ("hist", "outputs_hist.csv")):
-        tables[kind] = pd.concat([pd.read_csv(metrics_dir / "runs" / run / name) for run in runs], ignore_index=True)
+        tables[kind] = pd.concat([pd.read_csv(metrics_dir / "jobs" / job / name) for job in jobs], ignore_index=True)
     tables["bayes"] = pd.read_csv(metrics_dir / "bayes_optimal.csv")
     tables["bayes_roc"] = pd.read_csv(metrics_dir / "bayes_optimal_roc.csv")
     return tables
@@ -141,12 +142,20 @@ def _boxplot_scan(axis, tables, column, ylabel) -> None:
 
 
 def cohen2018_fig06(tables, output) -> None:
-    """Background efficiency at 70 % (left) and 40 % (right) signal efficiency across the label scan."""
+    """Background efficiency at 70 % (left) and 40 % (right) signal efficiency across the label scan.
+
+    An efficiency of zero (no background test event passes) is drawn at the
+    floor of one test event, marked by a dashed line.
+    """
+    floor = 1.0 / tables["metrics"]["n_test_background"].iloc[0]
+    clipped = dict(tables, metrics=tables["metrics"].copy())
     figure, axes = plt.subplots(1, 2, figsize=(14, 6))
     for axis, column, efficiency in ((axes[0], "bkg_eff_at_sig70", 70), (axes[1], "bkg_eff_at_sig40", 40)):
-        _boxplot_scan(axis, tables, column, f"Background efficiency at {efficiency} % signal efficiency")
+        clipped["metrics"][column] = tables["metrics"][column].clip(lower=floor)
+        _boxplot_scan(axis, clipped, column, f"Bkg. efficiency at {efficiency} % sig. efficiency")
         axis.set_yscale("log")
-        axis.axhline(tables["bayes"][column].iloc[0], color=BAYES_COLOR, ls=":", label="Bayes-optimal")
+        axis.axhline(max(tables["bayes"][column].iloc[0], floor), color=BAYES_COLOR, ls=":", label="Bayes-optimal")
+        axis.axhline(floor, color="grey", ls="--", lw=1, label="one test event")
         axis.legend(loc="upper left")
     save(figure, output)
 
@@ -199,12 +208,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.figures", description=__doc__.split("\n")[0])
     parser.add_argument("figure", choices=sorted(FIGURES))
     parser.add_argument("--metrics-dir", type=Path, required=True)
-    parser.add_argument("--runs", nargs="+", required=True, help="training runs the figure draws from")
+    parser.add_argument("--jobs", nargs="+", required=True, help="training jobs whose tables the figure draws from")
     parser.add_argument("--output", type=Path, required=True, help="PDF path; a PNG is written beside it")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     reader, draw = FIGURES[args.figure]
     apply_style()
-    draw(reader(args.metrics_dir, args.runs), args.output)
+    draw(reader(args.metrics_dir, args.jobs), args.output)
 
 
 if __name__ == "__main__":

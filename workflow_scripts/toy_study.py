@@ -4,13 +4,14 @@ Stages, each a subcommand of ``python -m workflow_scripts.toy_study``:
 
   data   draw the training/validation/test table (Parquet)
   bayes  score the test set with the exact likelihood ratio (the optimal classifier)
-  train  train an ensemble for one run and write its model, metrics, ROC curves
-         and output histograms
+  train  train a job's runs as one ensemble and write its model, metrics, ROC
+         curves and output histograms
 
 A *run* is one training configuration repeated over many members: its name
 says everything that changes between runs, e.g. ``full-bce`` (per-event labels)
 or ``weak-mae-label0.7`` (dataset A labelled with its true fraction, dataset B
-labelled 0.7).
+labelled 0.7).  A training *job* packs several runs that share a loss into one
+batched ensemble; its tables have one row per member with a ``run`` column.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from workflow_scripts.devices import resolve_device, set_cpu_threads
 from workflow_scripts.seeding import derive_seed
 
 RUN_NAME_PATTERN = r"full-(bce|mae|llp)|weak-(bce|mae|llp)-label[01]\.[0-9]+"
+JOB_NAME_PATTERN = r"(bce|mae|llp)-[0-9]+"
 WORKING_POINTS = {"bkg_eff_at_sig70": 0.7, "bkg_eff_at_sig40": 0.4}
 N_HISTOGRAM_BINS = 80
 
@@ -57,20 +59,44 @@ class ToyRun:
         return cls("weak", parts[1], float(parts[2].removeprefix("label")))
 
 
-def standardise(train: np.ndarray, *others: np.ndarray):
-    """StandardScaler fitted on the training sample only, applied to every sample."""
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    if np.any(std == 0):
-        raise ValueError("a feature is constant in the training sample; cannot standardise")
-    return [((sample - mean) / std).astype(np.float32) for sample in (train, *others)]
+def plan_runs(label_scan, losses, true_label_b: float) -> list[str]:
+    """Every run of the study: full supervision, the label scan (BCE), the loss comparison at the true labels."""
+    runs = [ToyRun("full", "bce")]
+    runs += [ToyRun("weak", "bce", label) for label in label_scan]
+    runs += [ToyRun("weak", loss, true_label_b) for loss in losses]
+    return list(dict.fromkeys(run.name for run in runs))
 
 
-def groups_and_targets(table: pd.DataFrame, run: ToyRun, label_a: float, n_members: int):
-    """Group index of every event and the (members, groups) targets for a run."""
+def plan_jobs(run_names, trainings_per_run: int, max_members_per_job: int) -> dict[str, list[str]]:
+    """Pack runs that share a loss into training jobs of at most max_members_per_job networks.
+
+    Large ensembles keep a CPU core or a GPU busy; several jobs let Snakemake
+    spread the work over cores or cluster nodes.  Job names: ``{loss}-{index}``.
+    """
+    runs_per_job = max(1, max_members_per_job // trainings_per_run)
+    runs = [ToyRun.parse(name) for name in run_names]
+    jobs = {}
+    for loss in dict.fromkeys(run.loss for run in runs):
+        same_loss = [run.name for run in runs if run.loss == loss]
+        n_jobs = -(-len(same_loss) // runs_per_job)
+        # Spread runs evenly so that parallel jobs finish together.
+        for index in range(n_jobs):
+            jobs[f"{loss}-{index + 1}"] = same_loss[index::n_jobs]
+    return jobs
+
+
+def event_groups(table: pd.DataFrame) -> np.ndarray:
+    """Group of every event: 2 * (dataset is B) + true label, so that one ensemble can hold both
+    fully supervised members (targets follow the label) and weakly supervised ones (targets follow
+    the dataset)."""
+    return 2 * (table["dataset"] == "B").to_numpy(np.int64) + table["label"].to_numpy(np.int64)
+
+
+def group_targets(run: ToyRun, label_a: float) -> list[float]:
+    """Targets of the groups (A and background, A and signal, B and background, B and signal)."""
     if run.supervision == "full":
-        return table["label"].to_numpy(np.int64), np.tile([0.0, 1.0], (n_members, 1))
-    groups = (table["dataset"] == "B").to_numpy(np.int64)
-    return groups, np.tile([label_a, run.label_b], (n_members, 1))
+        return [0.0, 1.0, 0.0, 1.0]
+    return [label_a, label_a, run.label_b, run.label_b]
 
 
 def bayes_optimal(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,9 +135,9 @@ def evaluate_members(outputs: np.ndarray, labels: np.ndarray) -> tuple[pd.DataFr
     return pd.DataFrame(rows), pd.concat(rocs, ignore_index=True), pd.concat(hists, ignore_index=True)
 
 
-def train_run(
+def train_runs(
     table: pd.DataFrame,
-    run: ToyRun,
+    runs: list[ToyRun],
     settings: ensemble.TrainingSettings,
     n_members: int,
     label_a: float,
@@ -120,32 +146,40 @@ def train_run(
     compile_step: bool = False,
     log=print,
 ):
-    """Train n_members networks for a run; return the ensemble, test outputs (E, N_test) and val losses."""
+    """Train n_members networks for each run, all runs in one ensemble (they must share the loss).
+
+    Member m of run r is seeded by (global seed, r, m) alone, so packing runs
+    together changes nothing but speed.  Returns the ensemble, its input
+    standardiser, the test outputs (runs * n_members, N_test), the validation
+    losses and the member seeds, members ordered run by run.
+    """
+    if len({run.loss for run in runs}) != 1 or settings.loss != runs[0].loss:
+        raise ValueError(f"runs trained together must share the loss {settings.loss!r}: {[run.name for run in runs]}")
     train, val, test = (table[table["split"] == split] for split in ("train", "val", "test"))
     if len(train) == 0 or len(test) == 0:
         raise ValueError("the toy table has no training or no test events")
     columns = list(toy.FEATURES)
-    x_train, x_val, x_test = standardise(train[columns].to_numpy(), val[columns].to_numpy(), test[columns].to_numpy())
-    group_train, group_targets = groups_and_targets(train, run, label_a, n_members)
-    member_seeds = [derive_seed(global_seed, "cohen2018_toy", run.name, member) for member in range(n_members)]
+    scaler = ensemble.Standardiser.fit(train[columns].to_numpy())
+    x_train, x_val, x_test = (scaler.transform(sample[columns].to_numpy()) for sample in (train, val, test))
+    targets = np.repeat([group_targets(run, label_a) for run in runs], n_members, axis=0)
+    member_seeds = [derive_seed(global_seed, "cohen2018_toy", run.name, member) for run in runs for member in range(n_members)]
     device = resolve_device(device)
-    log(f"training {n_members} members of {run.name} on {len(train)} events ({device})")
+    log(f"training {len(member_seeds)} networks ({', '.join(run.name for run in runs)}) on {len(train)} events ({device})")
     trained = ensemble.train_ensemble(
         x_train,
-        group_train,
-        group_targets,
+        event_groups(train),
+        targets,
         settings,
         member_seeds,
         device=device,
         compile_step=compile_step,
         progress=lambda epoch: log(f"epoch {epoch + 1}/{settings.epochs} done"),
     )
-    val_loss = np.full(n_members, np.nan)
+    val_loss = np.full(len(member_seeds), np.nan)
     if len(val):
-        group_val, _ = groups_and_targets(val, run, label_a, n_members)
-        val_loss = ensemble.evaluate_loss(trained, x_val, group_val, group_targets, settings.loss)
+        val_loss = ensemble.evaluate_loss(trained, x_val, event_groups(val), targets, settings.loss)
     outputs = trained.predict(x_test).cpu().numpy()
-    return trained, outputs, val_loss, member_seeds
+    return trained, scaler, outputs, val_loss, member_seeds
 
 
 def _run_settings_columns(run, settings, label_a, fractions, n_events) -> dict:
@@ -185,32 +219,39 @@ def command_bayes(args) -> None:
 def command_train(args) -> None:
     set_cpu_threads(args.threads)
     table, _ = files.read_table(args.data)
-    run = ToyRun.parse(args.run)
+    runs = [ToyRun.parse(name) for name in args.runs]
     settings = ensemble.TrainingSettings(
-        n_hidden=args.hidden, loss=run.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        n_hidden=args.hidden, loss=runs[0].loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
         batch_size=args.batch_size, epochs=args.epochs,
     )
     log = lambda message: print(message, flush=True)  # noqa: E731
-    trained, outputs, val_loss, member_seeds = train_run(
-        table, run, settings, args.members, args.label_a, args.seed, args.device, args.compile, log
+    trained, scaler, outputs, val_loss, member_seeds = train_runs(
+        table, runs, settings, args.members, args.label_a, args.seed, args.device, args.compile, log
     )
     labels = table.loc[table["split"] == "test", "label"].to_numpy()
-    per_member, roc, hist = evaluate_members(outputs, labels)
     bayes_auc = float(pd.read_csv(args.bayes)["auc"].iloc[0])
     train = table[table["split"] == "train"]
     fractions = train.groupby("dataset", observed=True)["label"].mean().to_dict()
-    n_events = {"n_train": len(train), "n_val": int((table["split"] == "val").sum()), "n_test": len(labels)}
-    columns = _run_settings_columns(run, settings, args.label_a, fractions, n_events)
-    per_member = per_member.assign(**columns, seed=member_seeds, val_loss=val_loss, bayes_auc=bayes_auc)
-    per_member["auc_gap_to_bayes"] = bayes_auc - per_member["auc"]
-    roc.insert(0, "run", run.name)
-    hist.insert(0, "run", run.name)
+    n_events = {"n_train": len(train), "n_val": int((table["split"] == "val").sum()), "n_test": len(labels),
+                "n_test_background": int((labels == 0).sum())}
+    tables = {"metrics": [], "roc": [], "hist": []}
+    for index, run in enumerate(runs):
+        members = slice(index * args.members, (index + 1) * args.members)
+        per_member, roc, hist = evaluate_members(outputs[members], labels)
+        columns = _run_settings_columns(run, settings, args.label_a, fractions, n_events)
+        per_member = per_member.assign(**columns, seed=member_seeds[members], val_loss=val_loss[members], bayes_auc=bayes_auc)
+        per_member["auc_gap_to_bayes"] = bayes_auc - per_member["auc"]
+        tables["metrics"].append(per_member)
+        tables["roc"].append(roc.assign(run=run.name))
+        tables["hist"].append(hist.assign(run=run.name))
+        log(f"{run.name}: mean AUC {per_member['auc'].mean():.4f} (Bayes-optimal {bayes_auc:.4f})")
     with files.atomic_output(args.model) as temporary:
-        torch.save(trained.state_dict() | {"run": run.name, "member_seeds": member_seeds}, temporary)
-    files.write_csv(per_member, args.metrics)
-    files.write_csv(roc, args.roc)
-    files.write_csv(hist, args.hist)
-    log(f"{run.name}: mean AUC {per_member['auc'].mean():.4f} (Bayes-optimal {bayes_auc:.4f})")
+        state = trained.state_dict() | scaler.state_dict()
+        state |= {"runs": [run.name for run in runs], "members_per_run": args.members, "features": list(toy.FEATURES),
+                  "member_seeds": member_seeds}
+        torch.save(state, temporary)
+    for kind, path in (("metrics", args.metrics), ("roc", args.roc), ("hist", args.hist)):
+        files.write_csv(pd.concat(tables[kind], ignore_index=True), path)
 
 
 def parse_args(argv):
@@ -232,11 +273,11 @@ def parse_args(argv):
     bayes.add_argument("--metrics", type=Path, required=True)
     bayes.add_argument("--roc", type=Path, required=True)
 
-    train = sub.add_parser("train", help="train one run's ensemble")
+    train = sub.add_parser("train", help="train several runs sharing a loss as one ensemble")
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--bayes", type=Path, required=True)
-    train.add_argument("--run", required=True)
-    train.add_argument("--members", type=int, required=True)
+    train.add_argument("--runs", nargs="+", required=True, help="run names, e.g. full-bce weak-bce-label0.7")
+    train.add_argument("--members", type=int, required=True, help="trainings per run")
     train.add_argument("--label-a", type=float, required=True)
     train.add_argument("--hidden", type=int, default=30)
     train.add_argument("--optimizer", choices=ensemble.OPTIMIZERS, default="adam")
