@@ -247,7 +247,7 @@ def train_ensemble(
         raise ValueError("no training events")
     if group_train.min() < 0 or group_train.max() >= group_targets.shape[1]:
         raise ValueError(f"group indices must lie in [0, {group_targets.shape[1]})")
-    event_targets = group_targets[:, group_train]
+    targets_by_group = group_targets.T.contiguous()  # (G, E)
 
     ensemble = MLPEnsemble(n_members, x_train.shape[1], settings.n_hidden, device=device)
     ensemble.initialise(member_seeds)
@@ -262,11 +262,9 @@ def train_ensemble(
     n_events, batch = len(x_train), settings.batch_size
     n_steps = 0
     for epoch in range(settings.epochs):
-        order = torch.stack([torch.randperm(n_events, generator=gen) for gen in shuffle_generators]).to(device)
-        # One big gather per epoch into batch-major layout; every step then reads a contiguous slice.
-        x_epoch = x_train[order.T]
-        targets_epoch = torch.gather(event_targets, 1, order).T.contiguous()
-        del order
+        # Batch-major (N, E) shuffles; each step gathers its (B, E) slice of inputs and targets.
+        order = torch.stack([torch.randperm(n_events, generator=gen, dtype=torch.int32) for gen in shuffle_generators], dim=1)
+        order = order.to(device)
         for start in range(0, n_events, batch):
             n_steps += 1
             if settings.optimizer == "adam":
@@ -274,9 +272,12 @@ def train_ensemble(
                 step_size.fill_(settings.learning_rate * correction)
             else:
                 step_size.fill_(settings.learning_rate)
-            targets = targets_epoch[start : start + batch]
-            run_step = full_batch_step if len(targets) == batch else step
-            run_step(x_epoch[start : start + batch], targets, params, m, v, step_size)
+            index = order[start : start + batch]
+            flat_index = index.flatten()
+            x = x_train.index_select(0, flat_index).view(len(index), n_members, -1)
+            targets = torch.gather(targets_by_group, 0, group_train.index_select(0, flat_index).view(index.shape))
+            run_step = full_batch_step if len(index) == batch else step
+            run_step(x, targets, params, m, v, step_size)
         if progress is not None:
             progress(epoch)
     return ensemble
