@@ -1,5 +1,5 @@
 # Weak supervision and CWoLa studies, regenerated from nothing.
-# Targets: all (default), cohen2018 (weak-supervision paper figures).
+# Targets: all (default), cohen2018 (weak-supervision paper figures), generation (every sample's events).
 import shlex
 import sys
 
@@ -27,9 +27,12 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     toy_job=JOB_NAME_PATTERN,
+    sample=SAMPLE_PATTERN,
+    chunk=r"\d+",
 
 
 
+include: "rules/generate.smk"  # cards -> final-state particles
 include: "rules/datasets.smk"  # toy datasets and the Bayes-optimal reference
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs
@@ -39,6 +42,12 @@ rule all:
     default_target: True
     input:
         cohen2018_outputs(),
+        particle_outputs(),
+
+
+rule generation:
+    input:
+        particle_outputs(),
 
 
 rule cohen2018:

@@ -1,5 +1,12 @@
 # Lookups shared by every stage: config expanded into file lists, resources, target lists.
+import json
+import re
+
+from workflow_scripts.cards import configured_samples
 from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
+
+SAMPLES = configured_samples(config["generation"])
+SAMPLE_PATTERN = "|".join(re.escape(name) for name in SAMPLES)
 
 TOY = config["cohen2018_toy"]
 TOY_METRICS = "results/metrics/cohen2018_toy"
@@ -16,6 +23,15 @@ def toy_job_outputs(table):
 
 def training_gpus(wildcards):
     return 1 if config["training"]["device"] == "cuda" else 0
+
+
+def particle_outputs():
+    """Every chunk of every configured sample."""
+    return [
+        f"results/particles/{sample}/chunk{chunk}.parquet"
+        for sample, entry in SAMPLES.items()
+        for chunk in range(entry["chunks"])
+    ]
 
 
 COHEN2018_TOY_FIGURES = {

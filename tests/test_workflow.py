@@ -24,7 +24,7 @@ def snakemake(workdir, *args, config=TINY):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
-    result = snakemake(workdir, "cohen2018")
+    result = snakemake(workdir, "all")
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 
@@ -51,7 +51,7 @@ def test_summary_has_one_row_per_training(finished_run):
 
 
 def test_finished_run_schedules_nothing(finished_run):
-    result = snakemake(finished_run, "cohen2018", "-n")
+    result = snakemake(finished_run, "all", "-n")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -64,6 +64,23 @@ def test_same_seed_same_results(finished_run, tmp_path):
     assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
     relative = Path("results/datasets/cohen2018_toy/toy.parquet")
     assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
+
+
+def test_every_sample_chunk_is_generated_with_its_own_seed(finished_run):
+    from workflow_scripts.files import read_awkward
+
+    generation = yaml.safe_load(TINY.read_text())["generation"]
+    chunks = sorted((finished_run / "results" / "particles").glob("*/chunk*.parquet"))
+    assert [path.parent.name + "/" + path.name for path in chunks] == [
+        "hv_id_lambda10/chunk0.parquet", "qcd_dijet/chunk0.parquet", "qcd_dijet/chunk1.parquet"]
+    seeds = set()
+    for path in chunks:
+        events, metadata = read_awkward(path)
+        assert len(events) == metadata["n_events"] == generation["events_per_chunk"]
+        seeds.add(metadata["seed"])
+    assert len(seeds) == 3
+    card = (finished_run / "results" / "cards" / "hv_id_lambda10.cmnd").read_text()
+    assert "HiddenValley:Lambda = 10" in card
 
 
 def test_invalid_config_stops_snakemake_naming_the_key(tmp_path):

@@ -57,6 +57,30 @@ def read_table(path, columns=None) -> tuple[pd.DataFrame, dict]:
     return arrow.to_pandas(), metadata
 
 
+def write_awkward(array, path, metadata: dict) -> None:
+    """Parquet of an awkward array (jagged columns kept as lists) with provenance metadata."""
+    import awkward as ak
+
+    arrow = ak.to_arrow_table(array, extensionarray=False)
+    merged = dict(arrow.schema.metadata or {})
+    merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
+    with atomic_output(path) as temporary:
+        pq.write_table(arrow.replace_schema_metadata(merged), temporary)
+
+
+def read_awkward(path, columns=None):
+    """An awkward array and its provenance metadata from a file written by write_awkward."""
+    import awkward as ak
+
+    path = Path(path)
+    try:
+        arrow = pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise OSError(f"cannot read Parquet file {path}: {error}") from error
+    metadata = json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    return ak.from_arrow(arrow), metadata
+
+
 def write_csv(table: pd.DataFrame, path) -> None:
     with atomic_output(path) as temporary:
         table.to_csv(temporary, index=False)

@@ -1,0 +1,169 @@
+"""Embedded event generation: Pythia 8 from a card, in chunks, to final-state particles in Parquet.
+
+Events come from Pythia's batch interface (``nextBatch``, awkward output), so
+no Python code loops over particles.  Each chunk is seeded from (global seed,
+sample, chunk index), and the file's metadata records the seed, the cross
+section and the versions used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from workflow_scripts import cards, files
+from workflow_scripts.seeding import derive_seed
+
+# Per-particle columns of the particle files.
+PARTICLE_FIELDS = ("pid", "charge", "px", "py", "pz", "e")
+MB_TO_PB = 1e9
+
+
+def pythia_version() -> str:
+    from importlib.metadata import version
+
+    return version("pythia8mc")
+
+
+def configure_pythia(card_path, seed: int, skip_lhe_events: int = 0):
+    """A Pythia instance initialised from a card; unknown settings are an error, not a warning."""
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    rejected = [line for line in cards.read_card(card_path) if not pythia.readString(line, False)]
+    if rejected:
+        raise ValueError(f"{card_path}: Pythia does not accept these settings: {rejected}")
+    for line in ("Random:setSeed = on", f"Random:seed = {int(seed)}", f"Beams:nSkipLHEFatInit = {int(skip_lhe_events)}"):
+        pythia.readString(line)
+    if not pythia.init():
+        raise RuntimeError(f"Pythia failed to initialise from {card_path} (see the log above for its reason)")
+    return pythia
+
+
+def les_houches_file(card_path) -> Path | None:
+    """The LHE file a card showers (Beams:frameType = 4), or None for internal processes."""
+    settings = dict(line.split("=", 1) for line in cards.read_card(card_path) if "=" in line)
+    settings = {key.strip(): value.strip() for key, value in settings.items()}
+    if settings.get("Beams:frameType") != "4":
+        return None
+    return Path(settings["Beams:LHEF"])
+
+
+def les_houches_file_is_complete(path) -> bool:
+    """True when the (possibly gzipped) file ends with the closing </LesHouchesEvents> tag."""
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    tail = b""
+    try:
+        with opener(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                tail = (tail + chunk)[-4096:]
+    except (EOFError, OSError):
+        return False  # a gzip stream cut short
+    return b"</LesHouchesEvents>" in tail
+
+
+def final_state(batch: ak.Array, charges: dict[int, float]) -> ak.Array:
+    """Final-state particles (status > 0) of a nextBatch result: pid, charge, four-momentum in GeV."""
+    particles = batch["prt"]
+    particles = particles[particles["status"] > 0]
+    pid = particles["id"]
+    flat_pid = ak.to_numpy(ak.flatten(pid))
+    unique_ids, inverse = np.unique(flat_pid, return_inverse=True)
+    charge = np.array([charges[int(code)] for code in unique_ids], dtype=np.float32)[inverse]
+    momentum = particles["p"]
+    return ak.zip(
+        {
+            "pid": pid,
+            "charge": ak.unflatten(charge, ak.num(pid)),
+            "px": ak.values_astype(momentum["px"], np.float32),
+            "py": ak.values_astype(momentum["py"], np.float32),
+            "pz": ak.values_astype(momentum["pz"], np.float32),
+            "e": ak.values_astype(momentum["e"], np.float32),
+        }
+    )
+
+
+def generate(pythia, n_events: int, batch_size: int = 100) -> ak.Array:
+    """n_events events as a record array: particles (jagged) and the hard process' pT-hat and m-hat."""
+    charge_of = pythia.particleData.charge
+    charges: dict[int, float] = {}
+    pieces = []
+    produced = 0
+    while produced < n_events:
+        # errorMode 'skip' drops events Pythia could not finish; ask again for the missing ones.
+        batch = pythia.nextBatch(min(batch_size, n_events - produced), "skip")
+        if len(batch) == 0:
+            if pythia.infoPython().atEndOfFile():
+                break  # the LHE file ran out: the caller decides whether a short chunk is an error
+            raise RuntimeError("Pythia produced no event in a whole batch; check the card and the log")
+        for code in np.unique(ak.to_numpy(ak.flatten(batch["prt"]["id"]))):
+            charges.setdefault(int(code), float(charge_of(int(code))))
+        pieces.append(
+            ak.zip(
+                {
+                    "particles": final_state(batch, charges),
+                    "pt_hat_gev": ak.values_astype(np.sqrt(batch["info"]["pT2Hat"]), np.float32),
+                    "m_hat_gev": ak.values_astype(batch["info"]["mHat"], np.float32),
+                },
+                depth_limit=1,
+            )
+        )
+        produced += len(batch)
+    if not pieces:
+        return ak.Array([])
+    return ak.concatenate(pieces)
+
+
+def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, batch_size: int = 100) -> dict:
+    """Generate one chunk of a sample into a Parquet file; returns its metadata."""
+    seed = derive_seed(global_seed, "generate", sample, chunk)
+    lhe_file = les_houches_file(card_path)
+    if lhe_file is not None and not lhe_file.is_file():
+        raise FileNotFoundError(f"{card_path}: Les Houches file {lhe_file} does not exist")
+    # Chunks of a Les Houches sample read consecutive, disjoint ranges of the file.
+    pythia = configure_pythia(card_path, seed, chunk * n_events if lhe_file else 0)
+    events = generate(pythia, n_events, batch_size)
+    if lhe_file is not None and len(events) < n_events:
+        if not les_houches_file_is_complete(lhe_file):
+            raise OSError(f"Les Houches file {lhe_file} is truncated: it ends without </LesHouchesEvents>")
+        if len(events) == 0:
+            raise ValueError(f"Les Houches file {lhe_file} has no events left for chunk {chunk} "
+                             f"(the chunks before it used {chunk * n_events})")
+    info = pythia.infoPython()
+    metadata = {
+        "sample": sample,
+        "chunk": chunk,
+        "seed": seed,
+        "global_seed": global_seed,
+        "n_events": len(events),
+        "cross_section_pb": info.sigmaGen() * MB_TO_PB,
+        "cross_section_error_pb": info.sigmaErr() * MB_TO_PB,
+        "generator": f"pythia8mc {pythia_version()}",
+        "card_sha256": hashlib.sha256(Path(card_path).read_bytes()).hexdigest(),
+    }
+    files.write_awkward(events, output, metadata)
+    return metadata
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.generation", description=__doc__.split("\n")[0])
+    parser.add_argument("--card", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--sample", required=True)
+    parser.add_argument("--chunk", type=int, required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--batch-size", type=int, default=100, help="events per Pythia nextBatch call")
+    parser.add_argument("--seed", type=int, required=True, help="global seed")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    metadata = generate_chunk(args.card, args.output, args.sample, args.chunk, args.events, args.seed, args.batch_size)
+    print(metadata, flush=True)
+
+
+if __name__ == "__main__":
+    main()
