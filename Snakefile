@@ -1,5 +1,6 @@
 # Weak supervision and CWoLa studies, regenerated from nothing.
-# Targets: all (default), cohen2018 (weak-supervision paper figures), generation (every sample's events).
+# Targets: all (default), cohen2018 (weak-supervision paper figures), cwola (CWoLa paper figures), events (every sample's
+# analysis-ready events).
 import shlex
 import sys
 
@@ -32,7 +33,7 @@ wildcard_constraints:
 
 
 
-include: "rules/generate.smk"  # cards -> final-state particles
+include: "rules/generate.smk"  # cards -> particles -> detector ROOT -> analysis events
 include: "rules/datasets.smk"  # toy datasets and the Bayes-optimal reference
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs
@@ -42,12 +43,18 @@ rule all:
     default_target: True
     input:
         cohen2018_outputs(),
-        particle_outputs(),
+        cwola_outputs(),
+        event_outputs(),
 
 
-rule generation:
+rule cwola:
     input:
-        particle_outputs(),
+        cwola_outputs(),
+
+
+rule events:
+    input:
+        event_outputs(),
 
 
 rule cohen2018:

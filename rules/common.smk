@@ -2,7 +2,7 @@
 import json
 import re
 
-from workflow_scripts.cards import configured_samples
+from workflow_scripts.cards import configured_samples, generator_entry
 from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 SAMPLES = configured_samples(config["generation"])
@@ -25,13 +25,24 @@ def training_gpus(wildcards):
     return 1 if config["training"]["device"] == "cuda" else 0
 
 
-def particle_outputs():
-    """Every chunk of every configured sample."""
-    return [
-        f"results/particles/{sample}/chunk{chunk}.parquet"
-        for sample, entry in SAMPLES.items()
-        for chunk in range(entry["chunks"])
-    ]
+def sample_chunks(stage, sample, extension="parquet"):
+    """Every chunk file of one sample at one stage (particles, delphes, events)."""
+    return [f"results/{stage}/{sample}/chunk{chunk}.{extension}" for chunk in range(SAMPLES[sample]["chunks"])]
+
+
+def event_outputs():
+    """Analysis-ready events of every chunk of every configured sample."""
+    return [path for sample in SAMPLES for path in sample_chunks("events", sample)]
+
+
+def require_sample(name, purpose):
+    if name not in SAMPLES:
+        raise ValueError(f"{purpose} needs sample {name!r} in config key generation.samples (or the benchmark grid)")
+    return name
+
+
+def cwola_outputs():
+    return expand("results/figures/cwola/fig01_mjj.{ext}", ext=["pdf", "png"])
 
 
 COHEN2018_TOY_FIGURES = {
@@ -46,3 +57,11 @@ COHEN2018_TOY_FIGURES = {
 def cohen2018_outputs():
     figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
     return figures + [f"{TOY_METRICS}/summary.csv"]
+
+
+def unknown_selections():
+    return sorted({entry["selection"] for entry in SAMPLES.values()} - set(config["selections"]))
+
+
+if unknown_selections():
+    raise ValueError(f"samples name selections {unknown_selections()} that config key `selections` does not define")

@@ -19,3 +19,23 @@ rule cohen2018_toy_figure:
     shell:
         f"python -m workflow_scripts.figures {{params.name}} --metrics-dir {TOY_METRICS}"
         " --jobs {params.jobs} --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_fig01_mjj:
+    input:
+        background=lambda wildcards: sample_chunks("events", require_sample("qcd_dijet", "fig01")),
+        signal=lambda wildcards: sample_chunks("events", require_sample("hv_id_lambda10", "fig01")),
+    output:
+        pdf=report("results/figures/cwola/fig01_mjj.pdf", category="CWoLa", caption="../report/cwola_fig01_mjj.rst"),
+        png="results/figures/cwola/fig01_mjj.png",
+    params:
+        signal_region=config["cwola"]["signal_region_gev"],
+        sidebands=[edge for band in config["cwola"]["sidebands_gev"] for edge in band],
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cwola_fig01_mjj/fig01.log",
+    shell:
+        "python -m workflow_scripts.figures cwola-fig01 --background {input.background} --signal {input.signal}"
+        " --signal-label 'ID, $\\Lambda_D$ = 10 GeV' --signal-region {params.signal_region}"
+        " --sidebands {params.sidebands} --output {output.pdf} > {log} 2>&1"

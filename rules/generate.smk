@@ -2,7 +2,7 @@ rule render_card:
     output:
         "results/cards/{sample}.cmnd",
     params:
-        settings=lambda wildcards: shlex.quote(json.dumps(SAMPLES[wildcards.sample])),
+        settings=lambda wildcards: shlex.quote(json.dumps(generator_entry(SAMPLES[wildcards.sample]))),
         sqrt_s_gev=config["generation"]["sqrt_s_gev"],
     conda:
         "../envs/generation.yaml"
@@ -33,3 +33,41 @@ rule generate_particles:
         "python -m workflow_scripts.generation --card {input.card} --output {output} --sample {wildcards.sample}"
         " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size}"
         " --seed {params.seed} > {log} 2>&1"
+
+
+rule simulate_detector:
+    input:
+        rules.generate_particles.output,
+    output:
+        "results/delphes/{sample}/chunk{chunk}.root",
+    params:
+        jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
+        seed=config["seed"],
+    threads: 1
+    conda:
+        "../envs/generation.yaml"
+    log:
+        "logs/simulate_detector/{sample}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/simulate_detector/{sample}/chunk{chunk}.tsv"
+    shell:
+        "python -m workflow_scripts.detector {input} {output} --jet-radius {params.jet_radius}"
+        " --seed {params.seed} > {log} 2>&1"
+
+
+rule convert_events:
+    input:
+        rules.simulate_detector.output,
+    output:
+        "results/events/{sample}/chunk{chunk}.parquet",
+    params:
+        selection=lambda wildcards: shlex.quote(json.dumps(config["selections"][SAMPLES[wildcards.sample]["selection"]])),
+        selection_name=lambda wildcards: SAMPLES[wildcards.sample]["selection"],
+        jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
+    conda:
+        "../envs/generation.yaml"
+    log:
+        "logs/convert_events/{sample}/chunk{chunk}.log",
+    shell:
+        "python -m workflow_scripts.delphes_io {input} {output} --selection {params.selection}"
+        " --selection-name {params.selection_name} --jet-radius {params.jet_radius} > {log} 2>&1"

@@ -82,6 +82,8 @@ def test_unknown_setting_is_an_error_naming_the_card(tmp_path):
 
 def test_benchmark_grid_expands_to_fourteen_named_samples():
     samples = cards.configured_samples({"samples": {}, "hidden_valley_benchmarks": {
-        "scenarios": ["ID", "DD"], "lambda_d_gev": [1, 5, 10, 20, 30, 40, 50], "chunks": 2}})
+        "scenarios": ["ID", "DD"], "lambda_d_gev": [1, 5, 10, 20, 30, 40, 50], "chunks": 2, "jet_radius": 0.8,
+        "selection": "cwola_dijet"}})
     assert len(samples) == 14
-    assert samples["hv_dd_lambda50"] == {"process": "hidden_valley", "scenario": "DD", "lambda_d_gev": 50, "chunks": 2}
+    assert samples["hv_dd_lambda50"] == {"process": "hidden_valley", "scenario": "DD", "lambda_d_gev": 50, "chunks": 2,
+                                         "jet_radius": 0.8, "selection": "cwola_dijet"}

@@ -83,6 +83,17 @@ def test_every_sample_chunk_is_generated_with_its_own_seed(finished_run):
     assert "HiddenValley:Lambda = 10" in card
 
 
+def test_events_pass_the_cwola_selection_and_fig01_is_drawn(finished_run):
+    from workflow_scripts.files import read_awkward
+
+    for sample in ("qcd_dijet", "hv_id_lambda10"):
+        events, metadata = read_awkward(finished_run / "results" / "events" / sample / "chunk0.parquet")
+        assert metadata["selection"] == "cwola_dijet" and metadata["n_selected"] == len(events) > 0
+        assert (events["jet_pt"][:, 1] > 750).to_numpy().all()
+    for ext in ("pdf", "png"):
+        assert (finished_run / "results" / "figures" / "cwola" / f"fig01_mjj.{ext}").stat().st_size > 5000
+
+
 def test_invalid_config_stops_snakemake_naming_the_key(tmp_path):
     config = yaml.safe_load(TINY.read_text())
     config["cohen2018_toy"]["trainings_per_run"] = "ten"

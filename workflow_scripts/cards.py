@@ -194,6 +194,16 @@ def sample_settings(sample: dict, sqrt_s_gev: float) -> dict:
     return settings | quiet_settings() | sample.get("extra_settings", {})
 
 
+
+# Sample keys that steer other stages; leaving them out of the card's inputs keeps a change of,
+# say, the jet radius from regenerating events.
+NOT_GENERATOR_KEYS = ("chunks", "jet_radius", "selection")
+
+
+def generator_entry(sample: dict) -> dict:
+    return {key: value for key, value in sample.items() if key not in NOT_GENERATOR_KEYS}
+
+
 def hidden_valley_sample_name(scenario: str, lambda_d_gev: float) -> str:
     return f"hv_{scenario.lower()}_lambda{lambda_d_gev:g}"
 
@@ -207,7 +217,8 @@ def configured_samples(generation: dict) -> dict[str, dict]:
             for lambda_d_gev in grid["lambda_d_gev"]:
                 name = hidden_valley_sample_name(scenario, lambda_d_gev)
                 samples.setdefault(name, {"process": "hidden_valley", "scenario": scenario, "lambda_d_gev": lambda_d_gev,
-                                          "chunks": grid["chunks"]})
+                                          "chunks": grid["chunks"], "jet_radius": grid["jet_radius"],
+                                          "selection": grid["selection"]})
     return samples
 
 

@@ -195,25 +195,68 @@ def cohen2018_fig12(tables, output) -> None:
     save(figure, output)
 
 
-FIGURES = {
-    "cohen2018-fig04": (read_toy, cohen2018_fig04),
-    "cohen2018-fig05": (read_toy, cohen2018_fig05),
-    "cohen2018-fig06": (read_toy, cohen2018_fig06),
-    "cohen2018-fig07": (read_toy, cohen2018_fig07),
-    "cohen2018-fig12": (read_toy, cohen2018_fig12),
+# ----------------------------------------------------------------------------
+# Beauchesne, Chen, Chiang: CWoLa on dark showers
+# ----------------------------------------------------------------------------
+
+
+def read_mjj(paths) -> np.ndarray:
+    """M_jj of every selected event in the given event files."""
+    from workflow_scripts.files import read_awkward
+
+    values = [np.asarray(read_awkward(path, columns=["mjj_gev"])[0]["mjj_gev"], dtype=float) for path in paths]
+    values = np.concatenate(values) if values else np.array([])
+    return values[np.isfinite(values)]
+
+
+def cwola_fig01(background_mjj, signal_mjj, signal_label, signal_region, sidebands, output) -> None:
+    """Unit-normalised M_jj of background and one signal after the Table 1b selection, SR and SB marked."""
+    if len(background_mjj) == 0 or len(signal_mjj) == 0:
+        raise ValueError("fig01 needs selected background and signal events; none passed the selection")
+    figure, axis = plt.subplots()
+    bins = np.linspace(3000, 7000, 41)
+    for values, label, color in ((background_mjj, "QCD dijets", "tab:blue"), (signal_mjj, signal_label, "tab:red")):
+        counts, _ = np.histogram(values, bins=bins)
+        axis.stairs(counts / max(counts.sum(), 1), bins, color=color, lw=2, label=f"{label} ({len(values)} events)")
+    axis.axvspan(*signal_region, color="grey", alpha=0.25, label="signal region")
+    for low, high in sidebands:
+        axis.axvspan(low, high, color="gold", alpha=0.25, label="sidebands" if low == sidebands[0][0] else None)
+    axis.set(xlabel=r"$M_{jj}$ [GeV]", ylabel="Fraction of events / 100 GeV", xlim=(bins[0], bins[-1]))
+    axis.legend(loc="upper left")
+    save(figure, output)
+
+
+TOY_FIGURES = {
+    "cohen2018-fig04": cohen2018_fig04,
+    "cohen2018-fig05": cohen2018_fig05,
+    "cohen2018-fig06": cohen2018_fig06,
+    "cohen2018-fig07": cohen2018_fig07,
+    "cohen2018-fig12": cohen2018_fig12,
 }
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.figures", description=__doc__.split("\n")[0])
-    parser.add_argument("figure", choices=sorted(FIGURES))
-    parser.add_argument("--metrics-dir", type=Path, required=True)
-    parser.add_argument("--jobs", nargs="+", required=True, help="training jobs whose tables the figure draws from")
-    parser.add_argument("--output", type=Path, required=True, help="PDF path; a PNG is written beside it")
+    sub = parser.add_subparsers(dest="figure", required=True)
+    for name in TOY_FIGURES:
+        toy = sub.add_parser(name, help="toy-model figure of Cohen et al.")
+        toy.add_argument("--metrics-dir", type=Path, required=True)
+        toy.add_argument("--jobs", nargs="+", required=True, help="training jobs whose tables the figure draws from")
+        toy.add_argument("--output", type=Path, required=True, help="PDF path; a PNG is written beside it")
+    mjj = sub.add_parser("cwola-fig01", help="M_jj of background and signal, SR and SB marked")
+    mjj.add_argument("--background", type=Path, nargs="+", required=True)
+    mjj.add_argument("--signal", type=Path, nargs="+", required=True)
+    mjj.add_argument("--signal-label", required=True)
+    mjj.add_argument("--signal-region", type=float, nargs=2, required=True)
+    mjj.add_argument("--sidebands", type=float, nargs=4, required=True)
+    mjj.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    reader, draw = FIGURES[args.figure]
     apply_style()
-    draw(reader(args.metrics_dir, args.jobs), args.output)
+    if args.figure == "cwola-fig01":
+        sidebands = [args.sidebands[:2], args.sidebands[2:]]
+        cwola_fig01(read_mjj(args.background), read_mjj(args.signal), args.signal_label, args.signal_region, sidebands, args.output)
+    else:
+        TOY_FIGURES[args.figure](read_toy(args.metrics_dir, args.jobs), args.output)
 
 
 if __name__ == "__main__":

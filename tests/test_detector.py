@@ -1,0 +1,149 @@
+"""Embedded fast simulation and the Delphes ROOT contract: physics of hand-made and generated events."""
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from workflow_scripts import cards, delphes_io, detector, files, generation
+
+
+def particle(pid, charge, pt, eta, phi, mass=0.0):
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return {"pid": pid, "charge": float(charge), "px": px, "py": py, "pz": pz, "e": float(np.sqrt(px**2 + py**2 + pz**2 + mass**2))}
+
+
+def events_of(*event_lists):
+    return ak.Array([{"particles": list(event), "pt_hat_gev": 0.0, "m_hat_gev": 0.0} for event in event_lists])
+
+
+def test_tracking_efficiency_and_resolution_follow_the_cms_card():
+    pions = events_of(*[[particle(211, 1, 1000.0, 0.3, 1.0, 0.1396)]] * 2000)
+    tracks = detector.simulate(pions, seed=1, jet_radius=0.4)["EFlowTrack"]
+    assert ak.mean(ak.num(tracks)) == pytest.approx(0.95, abs=0.015)
+    ratio = ak.to_numpy(ak.flatten(tracks.PT)) / 1000.0
+    assert np.mean(ratio) == pytest.approx(1.0, abs=0.02)
+    # sigma(pT)/pT = sqrt(0.01^2 + (pT * 1.5e-4)^2) = 0.15 at 1 TeV in the central barrel
+    assert np.std(ratio) == pytest.approx(0.150, rel=0.1)
+
+
+def test_missing_et_balances_an_invisible_neutrino():
+    event = [particle(12, 0, 300.0, 0.5, 0.0), particle(22, 0, 300.0, -0.2, np.pi)]
+    met = detector.simulate(events_of(*[event] * 200), seed=2, jet_radius=0.4)["MissingET"]
+    values = ak.to_numpy(ak.flatten(met.MET))
+    assert np.median(values) == pytest.approx(300.0, rel=0.02)
+    assert np.all(np.abs(np.cos(ak.to_numpy(ak.flatten(met.Phi)))) > 0.99)
+
+
+def test_isolated_electron_is_found_and_one_inside_a_jet_is_not():
+    lone = [particle(11, -1, 100.0, 0.2, 0.5, 0.000511)]
+    in_jet = lone + [particle(211, 1, 30.0, 0.25, 0.55, 0.1396), particle(130, 0, 30.0, 0.15, 0.45, 0.4976)]
+    result = detector.simulate(events_of(*[lone] * 300, *[in_jet] * 300), seed=3, jet_radius=0.4)
+    found = ak.to_numpy(ak.num(result["Electron"]))
+    # tracking (0.99 above 100 GeV... 0.95 below) times identification (0.95)
+    assert found[:300].mean() == pytest.approx(0.95 * 0.95, abs=0.05)
+    assert found[300:].sum() == 0
+    electron = result["Electron"][found.astype(bool)]
+    assert ak.all(electron.Charge == -1) and ak.all(electron.IsolationVar < 0.12)
+
+
+def test_calorimeter_only_jet_energy_is_calibrated():
+    # A 500 GeV neutral hadron: HCAL resolution sqrt(0.05^2 + 1.5^2 / E) ~ 8.3 %, jet energy scale on top.
+    jets = detector.simulate(events_of(*[[particle(2112, 0, 500.0, 0.1, 0.0, 0.9396)]] * 400), seed=4, jet_radius=0.4)["Jet"]
+    leading = ak.to_numpy(ak.fill_none(ak.firsts(jets.PT), 0.0))
+    assert np.median(leading / 500.0) == pytest.approx(1.0, abs=0.03)
+    assert 0.05 < np.std(leading / 500.0) < 0.13
+
+
+@pytest.fixture(scope="module")
+def qcd_chunk(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("qcd")
+    card = directory / "qcd.cmnd"
+    card.write_text(cards.render_card(cards.sample_settings({"process": "qcd_dijet", "pt_hat_min_gev": 700, "m_hat_min_gev": 3000}, 13000.0), "qcd"))
+    generation.generate_chunk(card, directory / "particles.parquet", "qcd_dijet", 0, 40, global_seed=5, batch_size=20)
+    detector.simulate_chunk(directory / "particles.parquet", directory / "delphes.root", jet_radius=0.8, global_seed=5)
+    return directory
+
+
+def test_jet_response_is_close_to_one_at_high_pt(qcd_chunk):
+    import fastjet
+
+    events, _ = files.read_awkward(qcd_chunk / "particles.parquet")
+    pid = abs(events.particles.pid)
+    visible = events.particles[(pid != 12) & (pid != 14) & (pid != 16)]
+    truth = fastjet.ClusterSequence(ak.zip({"px": visible.px, "py": visible.py, "pz": visible.pz, "E": visible.e}, with_name="Momentum4D"),
+                                    fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8)).inclusive_jets(min_pt=500.0)
+    truth_pt, truth_eta = np.hypot(truth.px, truth.py), np.arcsinh(truth.pz / np.hypot(truth.px, truth.py))
+    truth_phi = np.arctan2(truth.py, truth.px)
+    reco = delphes_io.read_collections(qcd_chunk / "delphes.root", {"Jet": ["PT", "Eta", "Phi"]})["Jet"]
+    truth_jets = ak.zip({"pt": truth_pt, "eta": truth_eta, "phi": truth_phi})
+    pairs = ak.cartesian({"truth": truth_jets, "reco": reco}, nested=True)
+    distance = detector.delta_r(pairs.truth.eta, pairs.truth.phi, pairs.reco.Eta, pairs.reco.Phi)
+    nearest = ak.fill_none(ak.min(distance, axis=2), np.inf)
+    reco_pt = ak.fill_none(ak.max(ak.where(distance == ak.min(distance, axis=2), pairs.reco.PT, -1.0), axis=2), -1.0)
+    close = ak.to_numpy(ak.flatten(nearest < 0.3))
+    response = (ak.to_numpy(ak.flatten(reco_pt)) / ak.to_numpy(ak.flatten(truth_jets.pt)))[close]
+    assert len(response) > 40
+    assert np.median(response) == pytest.approx(1.0, abs=0.03)
+
+
+def test_written_file_has_delphes_structure(qcd_chunk):
+    tree = uproot.open(qcd_chunk / "delphes.root")["Delphes"]
+    for name in ("Jet_size", "Jet.PT", "Jet.Eta", "Jet.Phi", "Jet.Mass", "MissingET_size", "MissingET.MET", "EFlowTrack.PT",
+                 "EFlowPhoton.ET", "EFlowNeutralHadron.ET", "Electron.PT", "Muon.PT"):
+        assert name in tree, name
+    assert ak.all(tree["MissingET_size"].array() == 1)
+    assert ak.all(tree["Jet_size"].array() == ak.num(tree["Jet.PT"].array()))
+    provenance = delphes_io.read_provenance(qcd_chunk / "delphes.root")
+    assert provenance["sample"] == "qcd_dijet" and provenance["jet_radius"] == 0.8
+
+
+def test_conversion_selects_and_keeps_leading_jet_constituents(qcd_chunk, tmp_path):
+    selection = {"min_jets": 2, "n_leading_jets": 2, "leading_jet_pt_min_gev": 750, "leading_jet_abs_eta_max": 2.0}
+    metadata = delphes_io.convert_file(qcd_chunk / "delphes.root", tmp_path / "events.parquet", selection, 0.8, "cwola_dijet")
+    events, stored = files.read_awkward(tmp_path / "events.parquet")
+    assert 0 < len(events) == metadata["n_selected"] == stored["n_selected"] < 40
+    assert ak.all(events.jet_pt[:, 1] > 750) and ak.all(abs(events.jet_eta[:, :2]) < 2.0)
+    assert ak.all(ak.num(events.jet_pt) <= 10) and ak.all(events.mjj_gev > 1500)
+    # The constituents carry the jet: their scalar pT sum is the jet pT up to the jet energy scale.
+    ratio = ak.sum(events.jet1_constituents.pt, axis=1) / events.jet_pt[:, 0]
+    assert np.median(ak.to_numpy(ratio)) == pytest.approx(1.0, abs=0.03)
+    assert set(np.unique(ak.to_numpy(ak.flatten(events.jet1_constituents["type"])))) <= {0, 1, 2}
+
+
+def test_no_event_passing_gives_an_empty_valid_file(qcd_chunk, tmp_path):
+    metadata = delphes_io.convert_file(qcd_chunk / "delphes.root", tmp_path / "none.parquet", {"min_jets": 50}, 0.8, "impossible")
+    events, _ = files.read_awkward(tmp_path / "none.parquet")
+    assert len(events) == 0 and metadata["n_selected"] == 0
+
+
+def test_lepton_veto_removes_events_with_an_isolated_lepton(tmp_path):
+    muon_event = [particle(13, -1, 200.0, 0.3, 0.0, 0.1057), particle(2112, 0, 400.0, -0.5, 3.0, 0.9396)]
+    quiet_event = [particle(2112, 0, 200.0, 0.3, 0.0, 0.9396), particle(2112, 0, 400.0, -0.5, 3.0, 0.9396)]
+    collections = detector.simulate(events_of(*[muon_event] * 50, *[quiet_event] * 50), seed=6, jet_radius=0.4)
+    delphes_io.write_delphes_root(collections, tmp_path / "leptons.root", {})
+    kept = delphes_io.convert(tmp_path / "leptons.root", {"lepton_veto": True}, 0.4)
+    has_muon = ak.to_numpy(ak.num(collections["Muon"]) > 0)
+    assert has_muon[:50].mean() > 0.85 and not has_muon[50:].any()
+    assert len(kept) == 100 - has_muon.sum()
+
+
+def test_truncated_root_file_is_reported(qcd_chunk, tmp_path):
+    damaged = tmp_path / "damaged.root"
+    data = (qcd_chunk / "delphes.root").read_bytes()
+    damaged.write_bytes(data[: len(data) // 2])
+    with pytest.raises(OSError, match="damaged.root"):
+        delphes_io.convert(damaged, {}, 0.8)
+
+
+def test_real_delphes_output_converts_with_the_same_code(tmp_path):
+    """Set DELPHES_TEST_FILE to a file written by Delphes 3.x (CMS card) to run this check."""
+    import os
+
+    path = os.environ.get("DELPHES_TEST_FILE")
+    if not path:
+        pytest.skip("DELPHES_TEST_FILE not set: no real Delphes output on this machine")
+    metadata = delphes_io.convert_file(path, tmp_path / "real.parquet", {"min_jets": 2}, 0.5, "any")
+    events, _ = files.read_awkward(tmp_path / "real.parquet")
+    assert metadata["n_selected"] == len(events) > 0
+    assert ak.all(events.jet_pt[:, 0] >= events.jet_pt[:, 1])

@@ -1,0 +1,192 @@
+"""Delphes-schema ROOT files: writing them (embedded simulation) and converting them to Parquet.
+
+The converter reads the branches real Delphes 3.x writes (``Jet.PT``,
+``Jet_size``, ``MissingET.MET``, ``EFlowTrack.PT``, ...) and treats files of
+the embedded simulation and of real Delphes with the same code.  Jet
+constituents are the energy-flow objects within Delta R < R of a leading jet's
+axis (each assigned to the nearest of the two leading jets), which for anti-kt
+jets reproduces the clustering and needs no TRef support.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from workflow_scripts import files
+
+TREE = "Delphes"
+PROVENANCE_KEY = "pipeline_provenance"
+EFLOW_BRANCHES = {"EFlowTrack": ("PT", 0), "EFlowPhoton": ("ET", 1), "EFlowNeutralHadron": ("ET", 2)}
+CONSTITUENT_TYPES = {0: "track", 1: "photon", 2: "neutral_hadron"}
+MAX_JETS = 10
+
+
+def write_delphes_root(collections: dict[str, ak.Array], output, provenance: dict) -> None:
+    """A `Delphes` tree with Delphes' branch names (`Jet.PT`) and `_size` counters, written atomically."""
+    import uproot
+
+    # Delphes stores floats in single precision and every collection as variable-length.
+    collections = {name: _single_precision(ak.from_regular(collection, axis=1)) for name, collection in collections.items()}
+    with files.atomic_output(output) as temporary:
+        with uproot.recreate(temporary) as root_file:
+            branch_types = {name: collection.type.content for name, collection in collections.items()}
+            root_file.mktree(TREE, branch_types, field_name=lambda outer, inner: f"{outer}.{inner}",
+                             counter_name=lambda counted: f"{counted}_size")
+            root_file[TREE].extend(dict(collections))
+            root_file[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
+
+
+def _single_precision(collection: ak.Array) -> ak.Array:
+    return ak.zip({field: ak.values_astype(collection[field], np.float32) if "float" in str(ak.type(collection[field])) else collection[field]
+                   for field in collection.fields})
+
+
+def _open_tree(path):
+    import uproot
+
+    path = Path(path)
+    try:
+        root_file = uproot.open(path)
+        tree = root_file[TREE]
+        _ = tree.num_entries
+    except Exception as error:  # uproot raises many types for damaged files
+        raise OSError(f"cannot read tree '{TREE}' from ROOT file {path}: {error}") from error
+    return root_file, tree
+
+
+def read_collections(path, branches: dict[str, list[str]]) -> dict[str, ak.Array]:
+    """Jagged record arrays per collection, e.g. {"Jet": ["PT", "Eta"]} -> {"Jet": [[{PT, Eta}, ...], ...]}."""
+    root_file, tree = _open_tree(path)
+    names = [f"{collection}.{field}" for collection, fields in branches.items() for field in fields]
+    missing = [name for name in names if name not in tree]
+    if missing:
+        raise KeyError(f"{path}: branches {missing} not found in tree '{TREE}'")
+    try:
+        arrays = {name: tree[name].array(library="ak") for name in names}
+    except Exception as error:
+        raise OSError(f"cannot read branches of {path} (truncated or damaged file?): {error}") from error
+    return {collection: ak.zip({field: arrays[f"{collection}.{field}"] for field in fields}) for collection, fields in branches.items()}
+
+
+def read_provenance(path) -> dict:
+    root_file, _ = _open_tree(path)
+    if PROVENANCE_KEY not in root_file:
+        return {}
+    return json.loads(str(root_file[PROVENANCE_KEY]))
+
+
+def _delta_phi(a, b):
+    return (a - b + np.pi) % (2 * np.pi) - np.pi
+
+
+def convert(path, selection: dict, jet_radius: float) -> ak.Array:
+    """Analysis-ready events of one Delphes file after a selection.
+
+    Per event: up to 10 jets (pT, eta, phi, mass), MET, numbers of isolated
+    electrons and muons, M_jj of the two leading jets and the constituents
+    (pT, eta, phi, type) of each of the two leading jets.
+    """
+    eflow_fields = {branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
+    data = read_collections(path, {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"],
+                                   "Electron": ["PT"], "Muon": ["PT"]} | eflow_fields)
+    jets = data["Jet"][ak.argsort(data["Jet"].PT, ascending=False)][:, :MAX_JETS]
+    keep = _select(jets, data, selection)
+    jets = jets[keep]
+    leading = jets[:, :2]
+    px, py = leading.PT * np.cos(leading.Phi), leading.PT * np.sin(leading.Phi)
+    pz = leading.PT * np.sinh(leading.Eta)
+    energy = np.sqrt(px**2 + py**2 + pz**2 + leading.Mass**2)
+    has_two = ak.num(leading) >= 2
+    sums = {name: ak.sum(component, axis=1) for name, component in (("px", px), ("py", py), ("pz", pz), ("e", energy))}
+    mjj = np.sqrt(np.maximum(sums["e"] ** 2 - sums["px"] ** 2 - sums["py"] ** 2 - sums["pz"] ** 2, 0.0))
+    mjj = ak.where(has_two, mjj, np.nan)
+
+    parts = []
+    for branch, (pt_field, kind) in EFLOW_BRANCHES.items():
+        objects = data[branch][keep]
+        parts.append(ak.zip({"pt": objects[pt_field], "eta": objects.Eta, "phi": objects.Phi,
+                             "type": ak.full_like(objects.Eta, kind, dtype=np.int8)}))
+    eflow = ak.concatenate(parts, axis=1)
+    constituents = _assign_constituents(eflow, leading, jet_radius)
+    met = data["MissingET"][keep]
+    return ak.zip(
+        {
+            "jet_pt": ak.values_astype(jets.PT, np.float32),
+            "jet_eta": ak.values_astype(jets.Eta, np.float32),
+            "jet_phi": ak.values_astype(jets.Phi, np.float32),
+            "jet_mass": ak.values_astype(jets.Mass, np.float32),
+            "met_gev": ak.values_astype(ak.firsts(met.MET), np.float32),
+            "met_phi": ak.values_astype(ak.firsts(met.Phi), np.float32),
+            "n_electrons": ak.values_astype(ak.num(data["Electron"][keep]), np.int32),
+            "n_muons": ak.values_astype(ak.num(data["Muon"][keep]), np.int32),
+            "mjj_gev": ak.values_astype(mjj, np.float32),
+            "jet1_constituents": constituents[0],
+            "jet2_constituents": constituents[1],
+        },
+        depth_limit=1,
+    )
+
+
+def _select(jets, data, selection: dict):
+    """Event mask of a study's after-detector selection (keys absent from the selection are not applied)."""
+    keep = ak.num(jets) >= selection.get("min_jets", 0)
+    n_leading = selection.get("n_leading_jets", 2)
+    padded = ak.pad_none(jets, n_leading)[:, :n_leading]
+    if "leading_jet_pt_min_gev" in selection:
+        keep = keep & ak.fill_none(ak.all(padded.PT > selection["leading_jet_pt_min_gev"], axis=1), False)
+    if "leading_jet_abs_eta_max" in selection:
+        keep = keep & ak.fill_none(ak.all(abs(padded.Eta) < selection["leading_jet_abs_eta_max"], axis=1), False)
+    if "met_min_gev" in selection:
+        keep = keep & (ak.firsts(data["MissingET"].MET) > selection["met_min_gev"])
+    if selection.get("lepton_veto", False):
+        keep = keep & (ak.num(data["Electron"]) == 0) & (ak.num(data["Muon"]) == 0)
+    return ak.to_numpy(keep)
+
+
+def _assign_constituents(eflow, leading, radius):
+    """Energy-flow objects within Delta R < radius of jet 1 or jet 2, each given to the nearer jet."""
+    distances = []
+    padded = ak.pad_none(leading, 2)
+    for index in range(2):
+        jet = padded[:, index]
+        distance = np.sqrt((eflow.eta - jet.Eta) ** 2 + _delta_phi(eflow.phi, jet.Phi) ** 2)
+        distances.append(ak.fill_none(distance, np.inf))
+    first = (distances[0] < radius) & (distances[0] <= distances[1])
+    second = (distances[1] < radius) & (distances[1] < distances[0])
+    columns = lambda objects: ak.zip({"pt": ak.values_astype(objects.pt, np.float32), "eta": ak.values_astype(objects.eta, np.float32),  # noqa: E731
+                                      "phi": ak.values_astype(objects.phi, np.float32), "type": objects["type"]})
+    return columns(eflow[first]), columns(eflow[second])
+
+
+def convert_file(path, output, selection: dict, jet_radius: float, selection_name: str) -> dict:
+    """ROOT -> Parquet for one chunk. Zero selected events give an empty but valid file."""
+    events = convert(path, selection, jet_radius)
+    provenance = read_provenance(path)
+    metadata = provenance | {"selection": selection_name, "selection_cuts": selection, "n_selected": len(events),
+                             "source": Path(path).name}
+    files.write_awkward(events, output, metadata)
+    return metadata
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.delphes_io", description="Delphes ROOT -> Parquet")
+    parser.add_argument("root_file", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--selection", required=True, help="the selection's cuts as JSON")
+    parser.add_argument("--selection-name", required=True)
+    parser.add_argument("--jet-radius", type=float, required=True)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    metadata = convert_file(args.root_file, args.output, json.loads(args.selection), args.jet_radius, args.selection_name)
+    if metadata["n_selected"] == 0:
+        print(f"warning: no event of {args.root_file} passes selection {args.selection_name}", file=sys.stderr)
+    print(metadata, flush=True)
+
+
+if __name__ == "__main__":
+    main()
