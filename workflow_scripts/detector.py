@@ -278,11 +278,19 @@ def _isolated_leptons(tracks, eflow, abs_pid, rng) -> ak.Array:
     identified = ak.unflatten(rng.random(len(flat_pt)) < efficiency, ak.num(candidates))
     candidates = candidates[identified]
     delta_r_max, pt_min, ratio_max = ISOLATION[abs_pid]
-    pairs = ak.cartesian({"lepton": candidates, "other": eflow[eflow.pt > pt_min]}, nested=True)
+    # Leptons are rare: pair them with the energy flow only in the events that have one.
+    with_candidate = ak.to_numpy(ak.num(candidates) > 0)
+    some = candidates[with_candidate]
+    others = eflow[with_candidate]
+    pairs = ak.cartesian({"lepton": some, "other": others[others.pt > pt_min]}, nested=True)
     distance = delta_r(pairs.lepton.Eta, pairs.lepton.Phi, pairs.other.eta, pairs.other.phi)
     # The lepton's own track is in the energy flow at distance zero: leave it out.
     near = (distance < delta_r_max) & (distance > 1e-9)
-    isolation = ak.sum(ak.where(near, pairs.other.pt, 0.0), axis=2) / candidates.PT
+    some_isolation = ak.sum(ak.where(near, pairs.other.pt, 0.0), axis=2) / some.PT
+    isolation = ak.values_astype(ak.zeros_like(candidates.PT), np.float64)
+    if len(some):
+        slot = np.cumsum(with_candidate) - 1
+        isolation = ak.where(with_candidate, some_isolation[np.clip(slot, 0, None)], isolation)
     isolated = candidates[isolation < ratio_max]
     isolation = isolation[isolation < ratio_max]
     return ak.zip({"PT": isolated.PT, "Eta": isolated.Eta, "Phi": isolated.Phi, "Charge": isolated.Charge, "IsolationVar": isolation})
