@@ -37,23 +37,30 @@ def atomic_output(path):
 METADATA_KEY = b"pipeline"
 
 
-def write_table(table: pd.DataFrame, path, metadata: dict) -> None:
-    """Parquet with the pipeline's provenance (seed, versions, config) as JSON key-value metadata."""
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
+def _write_arrow(arrow: pa.Table, path, metadata: dict) -> None:
     merged = dict(arrow.schema.metadata or {})
     merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
     with atomic_output(path) as temporary:
         pq.write_table(arrow.replace_schema_metadata(merged), temporary)
 
 
-def read_table(path, columns=None) -> tuple[pd.DataFrame, dict]:
-    """Read a table written by write_table and its provenance metadata."""
+def _read_arrow(path, columns=None) -> tuple[pa.Table, dict]:
     path = Path(path)
     try:
         arrow = pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowInvalid) as error:
         raise OSError(f"cannot read Parquet file {path}: {error}") from error
-    metadata = json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    return arrow, json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+
+
+def write_table(table: pd.DataFrame, path, metadata: dict) -> None:
+    """Parquet with the pipeline's provenance (seed, versions, config) as JSON key-value metadata."""
+    _write_arrow(pa.Table.from_pandas(table, preserve_index=False), path, metadata)
+
+
+def read_table(path, columns=None) -> tuple[pd.DataFrame, dict]:
+    """Read a table written by write_table and its provenance metadata."""
+    arrow, metadata = _read_arrow(path, columns)
     return arrow.to_pandas(), metadata
 
 
@@ -61,23 +68,14 @@ def write_awkward(array, path, metadata: dict) -> None:
     """Parquet of an awkward array (jagged columns kept as lists) with provenance metadata."""
     import awkward as ak
 
-    arrow = ak.to_arrow_table(array, extensionarray=False)
-    merged = dict(arrow.schema.metadata or {})
-    merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
-    with atomic_output(path) as temporary:
-        pq.write_table(arrow.replace_schema_metadata(merged), temporary)
+    _write_arrow(ak.to_arrow_table(array, extensionarray=False), path, metadata)
 
 
 def read_awkward(path, columns=None):
     """An awkward array and its provenance metadata from a file written by write_awkward."""
     import awkward as ak
 
-    path = Path(path)
-    try:
-        arrow = pq.read_table(path, columns=columns)
-    except (OSError, pa.ArrowInvalid) as error:
-        raise OSError(f"cannot read Parquet file {path}: {error}") from error
-    metadata = json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    arrow, metadata = _read_arrow(path, columns)
     return ak.from_arrow(arrow), metadata
 
 
