@@ -6,7 +6,7 @@ import pytest
 
 from workflow_scripts import cards, generation
 
-ROOT_SHARED_LHE = "madgraph5-3.5.8-pp_to_jj.lhe.gz"
+
 
 
 def test_worked_example_indirect_decay_lambda10():

@@ -9,7 +9,7 @@ import pytest
 
 from workflow_scripts import cards, files, generation
 
-SHARED_LHE = Path(__file__).resolve().parents[2] / "shared" / "data" / "madgraph5-3.5.8-pp_to_jj.lhe.gz"
+SHARED_LHE = Path(__file__).resolve().parent / "data" / "madgraph5-3.5.8-pp_to_jj.lhe.gz"
 
 
 def write_card(path, sample):
