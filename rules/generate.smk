@@ -64,10 +64,12 @@ rule convert_events:
         selection=lambda wildcards: shlex.quote(json.dumps(config["selections"][SAMPLES[wildcards.sample]["selection"]])),
         selection_name=lambda wildcards: SAMPLES[wildcards.sample]["selection"],
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
+        sqrt_s_gev=config["generation"]["sqrt_s_gev"],
     conda:
         "../envs/generation.yaml"
     log:
         "logs/convert_events/{sample}/chunk{chunk}.log",
     shell:
         "python -m workflow_scripts.delphes_io {input} {output} --selection {params.selection}"
-        " --selection-name {params.selection_name} --jet-radius {params.jet_radius} > {log} 2>&1"
+        " --selection-name {params.selection_name} --jet-radius {params.jet_radius}"
+        " --sqrt-s-gev {params.sqrt_s_gev} > {log} 2>&1"

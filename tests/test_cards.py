@@ -7,8 +7,6 @@ import pytest
 from workflow_scripts import cards, generation
 
 
-
-
 def test_worked_example_indirect_decay_lambda10():
     masses = cards.DarkShowerMasses(10.0, cards.HV_SCENARIOS["ID"])
     assert masses.m_pi_gev == pytest.approx(10.0)

@@ -109,6 +109,12 @@ def test_conversion_selects_and_keeps_leading_jet_constituents(qcd_chunk, tmp_pa
     ratio = ak.sum(events.jet1_constituents.pt, axis=1) / events.jet_pt[:, 0]
     assert np.median(ak.to_numpy(ratio)) == pytest.approx(1.0, abs=0.03)
     assert set(np.unique(ak.to_numpy(ak.flatten(events.jet1_constituents["type"])))) <= {0, 1, 2}
+    # The hard process travels through the Delphes Event branch: pT-hat and m-hat respect the generator cuts.
+    assert ak.all(events.pt_hat_gev >= 700) and ak.all(events.m_hat_gev >= 2999)
+    particles, _ = files.read_awkward(qcd_chunk / "particles.parquet")
+    numbers = ak.to_numpy(events.event_number)
+    np.testing.assert_allclose(ak.to_numpy(events.m_hat_gev), ak.to_numpy(particles.m_hat_gev)[numbers], rtol=1e-3)
+    np.testing.assert_allclose(ak.to_numpy(events.pt_hat_gev), ak.to_numpy(particles.pt_hat_gev)[numbers], rtol=1e-5)
 
 
 def test_no_event_passing_gives_an_empty_valid_file(qcd_chunk, tmp_path):

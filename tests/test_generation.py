@@ -9,7 +9,7 @@ import pytest
 
 from workflow_scripts import cards, files, generation
 
-SHARED_LHE = Path(__file__).resolve().parent / "data" / "madgraph5-3.5.8-pp_to_jj.lhe.gz"
+TEST_LHE = Path(__file__).resolve().parent / "data" / "madgraph5-3.5.8-pp_to_jj.lhe.gz"
 
 
 def write_card(path, sample):
@@ -60,7 +60,7 @@ def test_dark_shower_decays_fully_into_visible_hadrons(tmp_path):
 
 
 def test_les_houches_events_are_showered_in_disjoint_chunks(tmp_path):
-    card = write_card(tmp_path / "lhe.cmnd", {"process": "lhe", "lhe_file": str(SHARED_LHE)})
+    card = write_card(tmp_path / "lhe.cmnd", {"process": "lhe", "lhe_file": str(TEST_LHE)})
     for chunk in (0, 1):
         metadata = generation.generate_chunk(card, tmp_path / f"c{chunk}.parquet", "mg_jj", chunk, 4, 1, batch_size=4)
         assert metadata["n_events"] == 4
@@ -68,7 +68,7 @@ def test_les_houches_events_are_showered_in_disjoint_chunks(tmp_path):
     first, _ = files.read_awkward(tmp_path / "c0.parquet")
     second, _ = files.read_awkward(tmp_path / "c1.parquet")
     # m-hat comes from the LHE record: chunk 1 starts at event 5 of the file.
-    lhe_mhat = _lhe_parton_masses(SHARED_LHE, 8)
+    lhe_mhat = _lhe_parton_masses(TEST_LHE, 8)
     np.testing.assert_allclose(np.r_[ak.to_numpy(first.m_hat_gev), ak.to_numpy(second.m_hat_gev)], lhe_mhat, rtol=1e-3)
 
 
@@ -93,7 +93,7 @@ def _lhe_parton_masses(path, n_events):
 
 def test_truncated_and_missing_les_houches_files_are_reported(tmp_path):
     truncated = tmp_path / "truncated.lhe.gz"
-    truncated.write_bytes(SHARED_LHE.read_bytes()[: SHARED_LHE.stat().st_size // 2])
+    truncated.write_bytes(TEST_LHE.read_bytes()[: TEST_LHE.stat().st_size // 2])
     card = write_card(tmp_path / "trunc.cmnd", {"process": "lhe", "lhe_file": str(truncated)})
     with pytest.raises(OSError, match="truncated.lhe.gz is truncated"):
         generation.generate_chunk(card, tmp_path / "t.parquet", "t", 0, 2000, 1, batch_size=500)

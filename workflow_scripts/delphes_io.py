@@ -85,12 +85,14 @@ def _delta_phi(a, b):
     return (a - b + np.pi) % (2 * np.pi) - np.pi
 
 
-def convert(path, selection: dict, jet_radius: float) -> ak.Array:
+def convert(path, selection: dict, jet_radius: float, sqrt_s_gev: float = 13000.0) -> ak.Array:
     """Analysis-ready events of one Delphes file after a selection.
 
     Per event: up to 10 jets (pT, eta, phi, mass), MET, numbers of isolated
     electrons and muons, M_jj of the two leading jets and the constituents
-    (pT, eta, phi, type) of each of the two leading jets.
+    (pT, eta, phi, type) of each of the two leading jets; when the file has
+    Delphes' Event branch, also the hard process' scale (pT-hat for Pythia's
+    2 -> 2 processes) and m-hat = sqrt(x1 x2 s).
     """
     eflow_fields = {branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
     data = read_collections(path, {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"],
@@ -115,6 +117,7 @@ def convert(path, selection: dict, jet_radius: float) -> ak.Array:
     eflow = ak.concatenate(parts, axis=1)
     constituents = _assign_constituents(eflow, leading, jet_radius)
     met = data["MissingET"][keep]
+    hard_process = _hard_process(path, keep, sqrt_s_gev)
     return ak.zip(
         {
             "jet_pt": ak.values_astype(jets.PT, np.float32),
@@ -128,9 +131,23 @@ def convert(path, selection: dict, jet_radius: float) -> ak.Array:
             "mjj_gev": ak.values_astype(mjj, np.float32),
             "jet1_constituents": constituents[0],
             "jet2_constituents": constituents[1],
+            **hard_process,
         },
         depth_limit=1,
     )
+
+
+def _hard_process(path, keep, sqrt_s_gev) -> dict:
+    _, tree = _open_tree(path)
+    columns = {}
+    if "Event.Number" in tree:
+        columns["event_number"] = ak.firsts(read_collections(path, {"Event": ["Number"]})["Event"].Number[keep])
+    if all(name in tree for name in ("Event.Scale", "Event.X1", "Event.X2")):
+        event = read_collections(path, {"Event": ["Scale", "X1", "X2"]})["Event"][keep]
+        x1, x2 = ak.firsts(event.X1), ak.firsts(event.X2)
+        columns["pt_hat_gev"] = ak.values_astype(ak.firsts(event.Scale), np.float32)
+        columns["m_hat_gev"] = ak.values_astype(np.sqrt(x1 * x2) * sqrt_s_gev, np.float32)
+    return columns
 
 
 def _select(jets, data, selection: dict):
@@ -164,9 +181,9 @@ def _assign_constituents(eflow, leading, radius):
     return columns(eflow[first]), columns(eflow[second])
 
 
-def convert_file(path, output, selection: dict, jet_radius: float, selection_name: str) -> dict:
+def convert_file(path, output, selection: dict, jet_radius: float, selection_name: str, sqrt_s_gev: float = 13000.0) -> dict:
     """ROOT -> Parquet for one chunk. Zero selected events give an empty but valid file."""
-    events = convert(path, selection, jet_radius)
+    events = convert(path, selection, jet_radius, sqrt_s_gev)
     provenance = read_provenance(path)
     metadata = provenance | {"selection": selection_name, "selection_cuts": selection, "n_selected": len(events),
                              "source": Path(path).name}
@@ -181,8 +198,10 @@ def main(argv=None) -> None:
     parser.add_argument("--selection", required=True, help="the selection's cuts as JSON")
     parser.add_argument("--selection-name", required=True)
     parser.add_argument("--jet-radius", type=float, required=True)
+    parser.add_argument("--sqrt-s-gev", type=float, default=13000.0, help="collision energy, for m-hat from x1 and x2")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    metadata = convert_file(args.root_file, args.output, json.loads(args.selection), args.jet_radius, args.selection_name)
+    metadata = convert_file(args.root_file, args.output, json.loads(args.selection), args.jet_radius, args.selection_name,
+                            args.sqrt_s_gev)
     if metadata["n_selected"] == 0:
         print(f"warning: no event of {args.root_file} passes selection {args.selection_name}", file=sys.stderr)
     print(metadata, flush=True)

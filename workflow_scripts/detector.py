@@ -180,7 +180,8 @@ def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng, n_
     return tower_event, tower_eta, tower_phi, smeared, sigma, towers
 
 
-def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: float = 20.0) -> dict[str, ak.Array]:
+def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: float = 20.0,
+             first_event_number: int = 0) -> dict[str, ak.Array]:
     """Delphes-like reconstruction of a chunk; returns collections keyed by Delphes branch name."""
     import fastjet
 
@@ -251,7 +252,17 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     collections["MissingET"] = ak.unflatten(ak.zip({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)}), 1)
 
     collections["Jet"] = _jets(eflow, jet_radius, jet_pt_min_gev, fastjet)
+    collections["Event"] = _event_record(events, first_event_number)
     return collections
+
+
+def _event_record(events, first_event_number: int) -> ak.Array:
+    """Delphes' Event branch (one entry per event): number, hard scale (pT-hat) and parton x1, x2."""
+    n_events = len(events)
+    fields = {"Number": np.arange(first_event_number, first_event_number + n_events, dtype=np.int64)}
+    if {"pt_hat_gev", "x1", "x2"} <= set(events.fields):
+        fields |= {"Scale": ak.to_numpy(events["pt_hat_gev"]), "X1": ak.to_numpy(events["x1"]), "X2": ak.to_numpy(events["x2"])}
+    return ak.unflatten(ak.zip(fields), 1)
 
 
 def _eflow_candidates(collections) -> ak.Array:
@@ -324,7 +335,8 @@ def simulate_chunk(particles_path, output, jet_radius: float, global_seed: int) 
     """Particles Parquet -> Delphes-schema ROOT file for one chunk."""
     events, metadata = files.read_awkward(particles_path)
     seed = derive_seed(global_seed, "detector", metadata.get("sample", Path(particles_path).parent.name), metadata.get("chunk", 0))
-    collections = simulate(events, seed, jet_radius)
+    first_event_number = metadata.get("chunk", 0) * metadata.get("n_events", len(events))
+    collections = simulate(events, seed, jet_radius, first_event_number=first_event_number)
     provenance = metadata | {"detector_seed": seed, "jet_radius": jet_radius, "detector": "embedded CMS-like"}
     delphes_io.write_delphes_root(collections, output, provenance)
     return provenance

@@ -90,7 +90,8 @@ def final_state(batch: ak.Array, charges: dict[int, float]) -> ak.Array:
 
 
 def generate(pythia, n_events: int, batch_size: int = 100) -> ak.Array:
-    """n_events events as a record array: particles (jagged) and the hard process' pT-hat and m-hat."""
+    """n_events events as a record array: particles (jagged), the hard process' pT-hat and m-hat and
+    the incoming partons' momentum fractions x1, x2."""
     charge_of = pythia.particleData.charge
     charges: dict[int, float] = {}
     pieces = []
@@ -110,6 +111,8 @@ def generate(pythia, n_events: int, batch_size: int = 100) -> ak.Array:
                     "particles": final_state(batch, charges),
                     "pt_hat_gev": ak.values_astype(np.sqrt(batch["info"]["pT2Hat"]), np.float32),
                     "m_hat_gev": ak.values_astype(batch["info"]["mHat"], np.float32),
+                    "x1": batch["info"]["x1"],
+                    "x2": batch["info"]["x2"],
                 },
                 depth_limit=1,
             )
