@@ -37,6 +37,7 @@ include: "rules/generate.smk"  # cards -> particles -> detector ROOT -> analysis
 include: "rules/datasets.smk"  # toy datasets and the Bayes-optimal reference
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs
+include: "rules/validation.smk"  # checks that generation shortcuts do not bias the analysis
 
 
 rule all:

@@ -42,7 +42,15 @@ def require_sample(name, purpose):
 
 
 def cwola_outputs():
-    return expand("results/figures/cwola/fig01_mjj.{ext}", ext=["pdf", "png"])
+    outputs = expand("results/figures/cwola/fig01_mjj.{ext}", ext=["pdf", "png"])
+    if "generator_cut_check" in config["cwola"]:
+        outputs += ["results/metrics/cwola/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
+    return outputs
+
+
+def cwola_windows():
+    """Signal region and sidebands as a list of [low, high) M_jj windows."""
+    return [config["cwola"]["signal_region_gev"], *config["cwola"]["sidebands_gev"]]
 
 
 COHEN2018_TOY_FIGURES = {

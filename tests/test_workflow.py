@@ -72,13 +72,13 @@ def test_every_sample_chunk_is_generated_with_its_own_seed(finished_run):
     generation = yaml.safe_load(TINY.read_text())["generation"]
     chunks = sorted((finished_run / "results" / "particles").glob("*/chunk*.parquet"))
     assert [path.parent.name + "/" + path.name for path in chunks] == [
-        "hv_id_lambda10/chunk0.parquet", "qcd_dijet/chunk0.parquet", "qcd_dijet/chunk1.parquet"]
+        "hv_id_lambda10/chunk0.parquet", "qcd_dijet/chunk0.parquet", "qcd_dijet/chunk1.parquet", "qcd_dijet_loose/chunk0.parquet"]
     seeds = set()
     for path in chunks:
         events, metadata = read_awkward(path)
         assert len(events) == metadata["n_events"] == generation["events_per_chunk"]
         seeds.add(metadata["seed"])
-    assert len(seeds) == 3
+    assert len(seeds) == 4
     card = (finished_run / "results" / "cards" / "hv_id_lambda10.cmnd").read_text()
     assert "HiddenValley:Lambda = 10" in card
 
@@ -92,6 +92,10 @@ def test_events_pass_the_cwola_selection_and_fig01_is_drawn(finished_run):
         assert (events["jet_pt"][:, 1] > 750).to_numpy().all()
     for ext in ("pdf", "png"):
         assert (finished_run / "results" / "figures" / "cwola" / f"fig01_mjj.{ext}").stat().st_size > 5000
+    check = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "generator_cut_check.csv")
+    # The loose sample here has m-hat > 4000 GeV and pT-hat > 600 GeV: every selected event in SR and SB counts.
+    assert check.loc[0, "tight_pt_hat_min_gev"] == 700 and check.loc[0, "n_in_windows"] >= 0
+    assert 0 <= check.loc[0, "removed_fraction_upper95"] <= 1
 
 
 def test_invalid_config_stops_snakemake_naming_the_key(tmp_path):

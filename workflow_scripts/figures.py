@@ -226,6 +226,25 @@ def cwola_fig01(background_mjj, signal_mjj, signal_label, signal_region, sideban
     save(figure, output)
 
 
+def generator_cut_check_figure(events, windows, pt_hat_min_gev, m_hat_min_gev, result, output) -> None:
+    """M_jj of a loosely generated background: all selected events and those the tight generator cuts keep."""
+    mjj = events["mjj_gev"]
+    tight = (events["pt_hat_gev"] >= pt_hat_min_gev) & (events["m_hat_gev"] >= m_hat_min_gev)
+    bins = np.linspace(3000, 7000, 41)
+    figure, axis = plt.subplots()
+    axis.hist(mjj, bins=bins, histtype="step", lw=2, color="black", label="loose generator cuts")
+    axis.hist(mjj[tight], bins=bins, histtype="step", lw=2, ls="--", color="tab:blue",
+              label=rf"and $\hat p_T$ > {pt_hat_min_gev:g}, $\hat m$ > {m_hat_min_gev:g} GeV")
+    for low, high in windows:
+        axis.axvspan(low, high, color="grey", alpha=0.15)
+    fraction = result["removed_fraction_upper95"]
+    axis.set(xlabel=r"$M_{jj}$ [GeV]", ylabel="Events / 100 GeV", yscale="log",
+             title=f"lost in SR+SB: {result['n_removed_by_tight_cuts']} of {result['n_in_windows']} (< {100 * fraction:.2g} % at 95 % CL)")
+    axis.title.set_fontsize(13)
+    axis.legend(loc="upper right")
+    save(figure, output)
+
+
 TOY_FIGURES = {
     "cohen2018-fig04": cohen2018_fig04,
     "cohen2018-fig05": cohen2018_fig05,
