@@ -25,6 +25,13 @@ def training_gpus(wildcards):
     return 1 if config["training"]["device"] == "cuda" else 0
 
 
+def slha_input(wildcards):
+    """Gluino samples read their SUSY spectrum from an SLHA file rendered beside the card."""
+    if SAMPLES[wildcards.sample]["process"] == "gluino_pair":
+        return f"results/cards/{wildcards.sample}.slha"
+    return []
+
+
 def sample_chunks(stage, sample, extension="parquet"):
     """Every chunk file of one sample at one stage (particles, delphes, events)."""
     return [f"results/{stage}/{sample}/chunk{chunk}.{extension}" for chunk in range(SAMPLES[sample]["chunks"])]

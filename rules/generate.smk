@@ -1,16 +1,32 @@
+rule render_slha:
+    output:
+        "results/cards/{sample}.slha",
+    params:
+        settings=lambda wildcards: shlex.quote(json.dumps(generator_entry(SAMPLES[wildcards.sample]))),
+    conda:
+        "../envs/generation.yaml"
+    log:
+        "logs/render_slha/{sample}.log",
+    shell:
+        "python -m workflow_scripts.cards slha --settings {params.settings} --output {output} > {log} 2>&1"
+
+
 rule render_card:
+    input:
+        slha=slha_input,
     output:
         "results/cards/{sample}.cmnd",
     params:
         settings=lambda wildcards: shlex.quote(json.dumps(generator_entry(SAMPLES[wildcards.sample]))),
         sqrt_s_gev=config["generation"]["sqrt_s_gev"],
+        slha=lambda wildcards, input: f"--slha {input.slha}" if input.slha else "",
     conda:
         "../envs/generation.yaml"
     log:
         "logs/render_card/{sample}.log",
     shell:
-        "python -m workflow_scripts.cards --sample {wildcards.sample} --settings {params.settings}"
-        " --sqrt-s-gev {params.sqrt_s_gev} --output {output} > {log} 2>&1"
+        "python -m workflow_scripts.cards card --sample {wildcards.sample} --settings {params.settings}"
+        " --sqrt-s-gev {params.sqrt_s_gev} {params.slha} --output {output} > {log} 2>&1"
 
 
 rule generate_particles:

@@ -85,3 +85,25 @@ def test_benchmark_grid_expands_to_fourteen_named_samples():
     assert len(samples) == 14
     assert samples["hv_dd_lambda50"] == {"process": "hidden_valley", "scenario": "DD", "lambda_d_gev": 50, "chunks": 2,
                                          "jet_radius": 0.8, "selection": "cwola_dijet"}
+
+
+def test_gluino_spectrum_and_card_initialise_pythia(tmp_path):
+    slha = tmp_path / "gluino.slha"
+    slha.write_text(cards.gluino_spectrum_slha(2000.0, 1.0, 5000.0))
+    card = tmp_path / "gluino.cmnd"
+    card.write_text(cards.render_card(cards.sample_settings({"process": "gluino_pair", "slha_file": str(slha)}, 13000.0), "gluino"))
+    pythia = generation.configure_pythia(card, seed=1)
+    assert pythia.particleData.m0(1000021) == pytest.approx(2000.0)
+    gluino = pythia.particleData.particleDataEntryPtr(1000021)
+    channels = [sorted(gluino.channel(i).product(k) for k in range(3)) for i in range(gluino.sizeChannels())]
+    assert channels == [[-1, 1, 1000022], [-2, 2, 1000022]]
+
+
+def test_z_card_selects_invisible_decays_in_a_pt_hat_slice(tmp_path):
+    card = tmp_path / "z.cmnd"
+    card.write_text(cards.render_card(cards.sample_settings({"process": "z_nunu_jet", "pt_hat_min_gev": 150, "pt_hat_max_gev": 400}, 13000.0), "z"))
+    pythia = generation.configure_pythia(card, seed=1)
+    assert pythia.settings.parm("PhaseSpace:pTHatMax") == pytest.approx(400.0)
+    z = pythia.particleData.particleDataEntryPtr(23)
+    open_channels = {tuple(sorted(abs(z.channel(i).product(k)) for k in range(2))) for i in range(z.sizeChannels()) if z.channel(i).onMode()}
+    assert open_channels == {(12, 12), (14, 14), (16, 16)}

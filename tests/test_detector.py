@@ -153,3 +153,25 @@ def test_real_delphes_output_converts_with_the_same_code(tmp_path):
     events, _ = files.read_awkward(tmp_path / "real.parquet")
     assert metadata["n_selected"] == len(events) > 0
     assert ak.all(events.jet_pt[:, 0] >= events.jet_pt[:, 1])
+
+
+def test_missing_et_of_z_to_neutrinos_tracks_the_z_pt(tmp_path):
+    card = tmp_path / "z.cmnd"
+    card.write_text(cards.render_card(cards.sample_settings({"process": "z_nunu_jet", "pt_hat_min_gev": 300}, 13000.0), "z"))
+    generation.generate_chunk(card, tmp_path / "z.parquet", "z_nunu_jet", 0, 60, global_seed=7, batch_size=30)
+    events, metadata = files.read_awkward(tmp_path / "z.parquet")
+    neutrinos = events.particles[(abs(events.particles.pid) == 12) | (abs(events.particles.pid) == 14) | (abs(events.particles.pid) == 16)]
+    z_pt = np.hypot(ak.to_numpy(ak.sum(neutrinos.px, axis=1)), ak.to_numpy(ak.sum(neutrinos.py, axis=1)))
+    met = ak.to_numpy(ak.flatten(detector.simulate(events, seed=7, jet_radius=0.4)["MissingET"].MET))
+    assert np.median(z_pt) > 300  # neutrinos of the Z recoil against the pT-hat > 300 GeV parton
+    assert np.median(met / z_pt) == pytest.approx(1.0, abs=0.05)
+    assert np.corrcoef(met, z_pt)[0, 1] > 0.9
+    assert 0.1 < metadata["cross_section_pb"] < 100  # sigma(Z -> nu nu + jet, pT-hat > 300 GeV) is a few pb
+
+
+def test_jet_definition_of_the_lhc_study_filters_stored_jets(qcd_chunk):
+    events = delphes_io.convert(qcd_chunk / "delphes.root", {"jet_pt_min_gev": 40, "jet_abs_eta_max": 2.5, "min_jets": 1,
+                                                              "met_min_gev": 0.0, "lepton_veto": True}, 0.8)
+    jet_pt, jet_eta = ak.flatten(events.jet_pt), ak.flatten(events.jet_eta)
+    assert len(jet_pt) > 0 and ak.all(jet_pt > 40) and ak.all(abs(jet_eta) < 2.5)
+    assert ak.all(ak.num(events.jet_pt) <= 10) and ak.all(events.n_electrons + events.n_muons == 0)

@@ -151,6 +151,52 @@ def hidden_valley_settings(sqrt_s_gev: float, scenario: str, lambda_d_gev: float
     return settings
 
 
+def z_nunu_jet_settings(sqrt_s_gev: float, pt_hat_min_gev: float, pt_hat_max_gev: float | None = None) -> dict:
+    """Z(-> nu nu) + 1 parton (Cohen et al., section 5), optionally one pT-hat slice of it."""
+    settings = beam_settings(sqrt_s_gev) | {
+        "WeakBosonAndParton:qqbar2gmZg": "on",
+        "WeakBosonAndParton:qg2gmZq": "on",
+        "WeakZ0:gmZmode": 2,  # the Z alone, no photon
+        "23:onMode": "off",
+        "23:onIfAny": "12 14 16",
+        "PhaseSpace:pTHatMin": pt_hat_min_gev,
+    }
+    if pt_hat_max_gev is not None:
+        settings["PhaseSpace:pTHatMax"] = pt_hat_max_gev
+    return settings
+
+
+def gluino_pair_settings(sqrt_s_gev: float, slha_file: str) -> dict:
+    """Gluino pairs from gluon fusion and q qbar annihilation; masses and decays from the SLHA spectrum."""
+    return beam_settings(sqrt_s_gev) | {
+        "SUSY:gg2gluinogluino": "on",
+        "SUSY:qqbar2gluinogluino": "on",
+        "SLHA:file": slha_file,
+    }
+
+
+def gluino_spectrum_slha(gluino_mass_gev: float, neutralino_mass_gev: float, squark_mass_gev: float) -> str:
+    """A minimal SLHA spectrum: a gluino decaying through off-shell first-generation squarks,
+    g~ -> chi_1^0 q qbar (q = u, d, equal rates), everything else decoupled at squark_mass_gev.
+
+    Pythia needs a spectrum to switch SUSY processes on; it rejects an exactly massless
+    neutralino, so "massless" means a small mass here (1 GeV in the config).
+    """
+    heavy = [1000001, 2000001, 1000002, 2000002, 1000003, 2000003, 1000004, 2000004, 1000005, 2000005, 1000006, 2000006,
+             1000011, 2000011, 1000012, 1000013, 2000013, 1000014, 1000015, 2000015, 1000016,
+             1000023, 1000025, 1000035, 1000024, 1000037, 35, 36, 37]
+    lines = ["BLOCK MODSEL", "    1   0   # general MSSM", "BLOCK MINPAR", "    3   1.0e+01   # tan(beta)", "BLOCK MASS"]
+    lines += [f"   {code}   {squark_mass_gev:.6e}" for code in heavy]
+    lines += [f"   1000021   {gluino_mass_gev:.6e}", f"   1000022   {neutralino_mass_gev:.6e}", "        25   1.25e+02"]
+    # Bino-like lightest neutralino, no mixing.
+    lines += ["BLOCK NMIX"] + [f"  {i}  {j}   {1.0 if i == j else 0.0}" for i in range(1, 5) for j in range(1, 5)]
+    lines += ["BLOCK UMIX", "  1  1   1.0", "  1  2   0.0", "  2  1   0.0", "  2  2   1.0"]
+    lines += ["BLOCK VMIX", "  1  1   1.0", "  1  2   0.0", "  2  1   0.0", "  2  2   1.0"]
+    lines += ["BLOCK ALPHA", "  -0.1", f"BLOCK HMIX Q= {squark_mass_gev:.6e}", f"  1   {squark_mass_gev:.6e}", "  2   1.0e+01"]
+    lines += ["DECAY   1000021   1.0e-02", "   0.5   3   1000022   1  -1", "   0.5   3   1000022   2  -2", "DECAY   1000022   0.0"]
+    return "\n".join(lines) + "\n"
+
+
 def format_value(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -186,6 +232,10 @@ def sample_settings(sample: dict, sqrt_s_gev: float) -> dict:
     elif process == "hidden_valley":
         settings = hidden_valley_settings(sqrt_s_gev, sample["scenario"], sample["lambda_d_gev"],
                                           sample.get("zprime_mass_gev", 5500.0), sample.get("zprime_width_gev", 10.0))
+    elif process == "z_nunu_jet":
+        settings = z_nunu_jet_settings(sqrt_s_gev, sample["pt_hat_min_gev"], sample.get("pt_hat_max_gev"))
+    elif process == "gluino_pair":
+        settings = gluino_pair_settings(sqrt_s_gev, sample["slha_file"])
     elif process == "lhe":
         # Showering events from a Les Houches file: beams and the hard process come from the file.
         settings = {"Beams:frameType": 4, "Beams:LHEF": str(Path(sample["lhe_file"]).resolve())}
@@ -223,15 +273,27 @@ def configured_samples(generation: dict) -> dict[str, dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.cards", description="render a sample's Pythia card")
-    parser.add_argument("--sample", required=True, help="sample name (used in the card's title)")
-    parser.add_argument("--settings", required=True, help="the sample's config entry as JSON")
-    parser.add_argument("--sqrt-s-gev", type=float, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     import json
 
-    text = render_card(sample_settings(json.loads(args.settings), args.sqrt_s_gev), f"sample {args.sample}")
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.cards", description="render a sample's Pythia card or SLHA spectrum")
+    sub = parser.add_subparsers(dest="command", required=True)
+    card = sub.add_parser("card", help="the Pythia card of a sample")
+    card.add_argument("--sample", required=True, help="sample name (used in the card's title)")
+    card.add_argument("--settings", required=True, help="the sample's config entry as JSON")
+    card.add_argument("--sqrt-s-gev", type=float, required=True)
+    card.add_argument("--slha", help="SLHA spectrum the card refers to (gluino samples)")
+    card.add_argument("--output", type=Path, required=True)
+    slha = sub.add_parser("slha", help="the SLHA spectrum of a gluino sample")
+    slha.add_argument("--settings", required=True, help="the sample's config entry as JSON")
+    slha.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    sample = json.loads(args.settings)
+    if args.command == "slha":
+        text = gluino_spectrum_slha(sample["gluino_mass_gev"], sample["neutralino_mass_gev"], sample.get("squark_mass_gev", 5000.0))
+    else:
+        if args.slha:
+            sample = sample | {"slha_file": args.slha}
+        text = render_card(sample_settings(sample, args.sqrt_s_gev), f"sample {args.sample}")
     with atomic_output(args.output) as temporary:
         temporary.write_text(text)
 

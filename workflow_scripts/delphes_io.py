@@ -97,7 +97,9 @@ def convert(path, selection: dict, jet_radius: float, sqrt_s_gev: float = 13000.
     eflow_fields = {branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
     data = read_collections(path, {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"],
                                    "Electron": ["PT"], "Muon": ["PT"]} | eflow_fields)
-    jets = data["Jet"][ak.argsort(data["Jet"].PT, ascending=False)][:, :MAX_JETS]
+    jets = data["Jet"][ak.argsort(data["Jet"].PT, ascending=False)]
+    jets = jets[(jets.PT > selection.get("jet_pt_min_gev", 0.0)) & (abs(jets.Eta) < selection.get("jet_abs_eta_max", np.inf))]
+    jets = jets[:, :MAX_JETS]
     keep = _select(jets, data, selection)
     jets = jets[keep]
     leading = jets[:, :2]
