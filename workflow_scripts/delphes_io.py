@@ -140,15 +140,16 @@ def convert(path, selection: dict, jet_radius: float, sqrt_s_gev: float = 13000.
 
 
 def _hard_process(path, keep, sqrt_s_gev) -> dict:
+    """Event number, pT-hat and m-hat from Delphes' Event branch, read in one pass, when present."""
     _, tree = _open_tree(path)
-    columns = {}
-    if "Event.Number" in tree:
-        columns["event_number"] = ak.firsts(read_collections(path, {"Event": ["Number"]})["Event"].Number[keep])
-    if all(name in tree for name in ("Event.Scale", "Event.X1", "Event.X2")):
-        event = read_collections(path, {"Event": ["Scale", "X1", "X2"]})["Event"][keep]
-        x1, x2 = ak.firsts(event.X1), ak.firsts(event.X2)
+    fields = [field for field in ("Number", "Scale", "X1", "X2") if f"Event.{field}" in tree]
+    if not fields:
+        return {}
+    event = read_collections(path, {"Event": fields})["Event"][keep]
+    columns = {"event_number": ak.firsts(event.Number)} if "Number" in fields else {}
+    if {"Scale", "X1", "X2"} <= set(fields):
         columns["pt_hat_gev"] = ak.values_astype(ak.firsts(event.Scale), np.float32)
-        columns["m_hat_gev"] = ak.values_astype(np.sqrt(x1 * x2) * sqrt_s_gev, np.float32)
+        columns["m_hat_gev"] = ak.values_astype(np.sqrt(ak.firsts(event.X1) * ak.firsts(event.X2)) * sqrt_s_gev, np.float32)
     return columns
 
 

@@ -205,7 +205,7 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     track_energy = np.sqrt((track_pt * np.cosh(eta)) ** 2 + mass**2)
 
     # Calorimeter deposits of every visible particle (tracked or not), per the energy fractions.
-    f_ecal = np.ones(len(pid)) * 0.0
+    f_ecal = np.zeros(len(pid))
     f_hcal = np.ones(len(pid))
     for code, (ecal_fraction, hcal_fraction) in ENERGY_FRACTIONS.items():
         f_ecal = np.where(abs_pid == code, ecal_fraction, f_ecal)
