@@ -30,11 +30,15 @@ wildcard_constraints:
     toy_job=JOB_NAME_PATTERN,
     sample=SAMPLE_PATTERN,
     chunk=r"\d+",
+    benchmark=SAMPLE_PATTERN,
+    npix=r"\d+",
+    injection=r"\d+(\.\d+)?",
+    trial=r"\d+",
 
 
 
 include: "rules/generate.smk"  # cards -> particles -> detector ROOT -> analysis events
-include: "rules/datasets.smk"  # toy datasets and the Bayes-optimal reference
+include: "rules/datasets.smk"  # toy datasets, jet images, CWoLa pseudo-experiments
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs
 include: "rules/validation.smk"  # checks that generation shortcuts do not bias the analysis

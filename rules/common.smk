@@ -2,7 +2,7 @@
 import json
 import re
 
-from workflow_scripts.cards import configured_samples, generator_entry
+from workflow_scripts.cards import configured_samples, generator_entry, sample_label
 from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 SAMPLES = configured_samples(config["generation"])
@@ -48,10 +48,58 @@ def require_sample(name, purpose):
     return name
 
 
+CWOLA = config["cwola"]
+CWOLA_METRICS = "results/metrics/cwola"
+
+
+def injection_label(value):
+    """S/sqrt(B) as it appears in paths: 2 -> '2', 2.5 -> '2.5'."""
+    return f"{float(value):g}"
+
+
+def cwola_trainings():
+    """Every (benchmark, resolution, injection, trial) of the CWoLa study, as wildcard values."""
+    return [
+        {"benchmark": benchmark, "npix": npix, "injection": injection_label(injection), "trial": trial}
+        for benchmark in CWOLA["benchmarks"]
+        for npix in CWOLA["resolutions"]
+        for injection in CWOLA["injections"]
+        for trial in range(CWOLA["trials"])
+    ]
+
+
+def cwola_training_outputs():
+    return [
+        "{metrics}/trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(metrics=CWOLA_METRICS, **point)
+        for point in cwola_trainings()
+    ]
+
+
+def cwola_training_mem_mb(wildcards):
+    """Images of one pseudo-experiment plus the test set, held twice (gathered array and tensor), plus torch."""
+    events = 3 * CWOLA["background_sr_events"] + 2 * CWOLA["n_test_per_class"]
+    return 1500 + 2 * events * 2 * int(wildcards.npix) ** 2 * 4 // 1_000_000
+
+
+def cwola_training_runtime(wildcards):
+    """Minutes a cluster should allow one CPU training (GPU trainings take a fraction)."""
+    return {25: 60, 50: 180}.get(int(wildcards.npix), 480)
+
+
+def window_events(sample):
+    return f"results/images/{sample}/window_events.parquet"
+
+
+def image_file(sample, npix):
+    return f"results/images/{sample}/images_{npix}px.npy"
+
+
 def cwola_outputs():
-    outputs = expand("results/figures/cwola/fig01_mjj.{ext}", ext=["pdf", "png"])
-    if "generator_cut_check" in config["cwola"]:
-        outputs += ["results/metrics/cwola/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
+    outputs = expand("results/figures/cwola/{figure}.{ext}", figure=["fig01_mjj", "fig02_images", "fig03_significance"],
+                     ext=["pdf", "png"])
+    outputs.append(f"{CWOLA_METRICS}/cwola_summary.csv")
+    if "generator_cut_check" in CWOLA:
+        outputs += [f"{CWOLA_METRICS}/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
     return outputs
 
 
@@ -72,6 +120,10 @@ COHEN2018_TOY_FIGURES = {
 def cohen2018_outputs():
     figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
     return figures + [f"{TOY_METRICS}/summary.csv"]
+
+
+for purpose, name in [("cwola.background", CWOLA["background"])] + [("cwola.benchmarks", b) for b in CWOLA["benchmarks"]]:
+    require_sample(name, f"config key {purpose}")
 
 
 def unknown_selections():

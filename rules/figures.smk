@@ -39,3 +39,44 @@ rule cwola_fig01_mjj:
         "python -m workflow_scripts.figures cwola-fig01 --background {input.background} --signal {input.signal}"
         " --signal-label 'ID, $\\Lambda_D$ = 10 GeV' --signal-region {params.signal_region}"
         " --sidebands {params.sidebands} --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_fig02_images:
+    input:
+        signal_events=sample_chunks("events", CWOLA["benchmarks"][0]),
+        signal_windows=window_events(CWOLA["benchmarks"][0]),
+        signal_images=image_file(CWOLA["benchmarks"][0], max(CWOLA["resolutions"])),
+        background_windows=window_events(CWOLA["background"]),
+        background_images=image_file(CWOLA["background"], max(CWOLA["resolutions"])),
+    output:
+        pdf=report("results/figures/cwola/fig02_images.pdf", category="CWoLa", caption="../report/cwola_fig02_images.rst"),
+        png="results/figures/cwola/fig02_images.png",
+    params:
+        npix=max(CWOLA["resolutions"]),
+        label=shlex.quote(sample_label(CWOLA["benchmarks"][0])),
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cwola_fig02_images/fig02.log",
+    shell:
+        "python -m workflow_scripts.figures cwola-fig02 --signal-events {input.signal_events}"
+        " --signal-windows {input.signal_windows} --signal-images {input.signal_images}"
+        " --background-windows {input.background_windows} --background-images {input.background_images}"
+        " --npix {params.npix} --signal-label {params.label} --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_fig03_significance:
+    input:
+        rules.cwola_summary.output,
+    output:
+        pdf=report("results/figures/cwola/fig03_significance.pdf", category="CWoLa", caption="../report/cwola_fig03_significance.rst"),
+        png="results/figures/cwola/fig03_significance.png",
+    params:
+        benchmarks=CWOLA["benchmarks"][:2],
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cwola_fig03_significance/fig03.log",
+    shell:
+        "python -m workflow_scripts.figures cwola-fig03 --summary {input} --benchmarks {params.benchmarks}"
+        " --output {output.pdf} > {log} 2>&1"

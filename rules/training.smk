@@ -45,3 +45,54 @@ rule toy_summary:
         "logs/toy_summary/summary.log",
     shell:
         "python -m workflow_scripts.tables concat {input} --output {output} > {log} 2>&1"
+
+
+rule train_cwola:
+    input:
+        dataset=rules.cwola_dataset.output,
+        test=rules.cwola_test_set.output,
+        background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
+        signal_images=lambda wildcards: image_file(wildcards.benchmark, wildcards.npix),
+    output:
+        model="results/models/cwola/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
+        metrics=f"{CWOLA_METRICS}/trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
+        history=f"{CWOLA_METRICS}/trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
+    params:
+        network=shlex.quote(json.dumps(CWOLA["network"])),
+        fit=shlex.quote(json.dumps(CWOLA["fit"])),
+        efficiencies=CWOLA["background_efficiencies"],
+        identifiers=lambda wildcards: shlex.quote(json.dumps({
+            "benchmark": wildcards.benchmark, "resolution": int(wildcards.npix),
+            "injection": float(wildcards.injection), "trial": int(wildcards.trial)})),
+        seed=config["seed"],
+        device=config["training"]["device"],
+    threads: CWOLA["threads"]
+    resources:
+        gpu=training_gpus,
+        mem_mb=cwola_training_mem_mb,
+        runtime=cwola_training_runtime,
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/train_cwola/{benchmark}/{npix}px/ssb{injection}/trial{trial}.log",
+    benchmark:
+        "benchmarks/train_cwola/{benchmark}/{npix}px/ssb{injection}/trial{trial}.tsv"
+    shell:
+        "python -m workflow_scripts.training cwola --dataset {input.dataset} --test-set {input.test}"
+        " --background-images {input.background_images} --signal-images {input.signal_images}"
+        " --network {params.network} --fit {params.fit} --background-efficiencies {params.efficiencies}"
+        " --identifiers {params.identifiers} --seed {params.seed} --device {params.device} --threads {threads}"
+        " --model {output.model} --metrics {output.metrics} --history {output.history} > {log} 2>&1"
+
+
+rule cwola_summary:
+    input:
+        cwola_training_outputs(),
+    output:
+        f"{CWOLA_METRICS}/cwola_summary.csv",
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/cwola_summary/summary.log",
+    shell:
+        "python -m workflow_scripts.tables concat {input} --output {output} > {log} 2>&1"

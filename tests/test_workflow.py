@@ -57,28 +57,35 @@ def test_finished_run_schedules_nothing(finished_run):
 
 
 def test_same_seed_same_results(finished_run, tmp_path):
-    """A second run from nothing reproduces every metric (CPU, same thread count)."""
-    relative = Path("results/metrics/cohen2018_toy/jobs/mae-1/metrics.csv")
-    result = snakemake(tmp_path, str(relative))
+    """A second run from nothing reproduces every metric (CPU, same thread count) and CWoLa's pseudo-experiments."""
+    toy_metrics = Path("results/metrics/cohen2018_toy/jobs/mae-1/metrics.csv")
+    cwola_dataset = Path("results/datasets/cwola/hv_id_lambda10/ssb2/trial1.parquet")
+    cwola_metrics = Path("results/metrics/cwola/trainings/hv_id_lambda10/25px/ssb2/trial1.csv")
+    result = snakemake(tmp_path, str(toy_metrics), str(cwola_metrics))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
-    relative = Path("results/datasets/cohen2018_toy/toy.parquet")
-    assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes()
+    for relative in (toy_metrics, Path("results/datasets/cohen2018_toy/toy.parquet"), cwola_dataset,
+                     Path("results/images/hv_id_lambda10/images_25px.npy")):
+        assert (tmp_path / relative).read_bytes() == (finished_run / relative).read_bytes(), relative
+    timing = ["train_seconds"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / cwola_metrics).drop(columns=timing),
+                                  pd.read_csv(finished_run / cwola_metrics).drop(columns=timing))
 
 
 def test_every_sample_chunk_is_generated_with_its_own_seed(finished_run):
+    from workflow_scripts.cards import configured_samples
     from workflow_scripts.files import read_awkward
 
     generation = yaml.safe_load(TINY.read_text())["generation"]
     chunks = sorted((finished_run / "results" / "particles").glob("*/chunk*.parquet"))
-    assert [path.parent.name + "/" + path.name for path in chunks] == [
-        "hv_id_lambda10/chunk0.parquet", "qcd_dijet/chunk0.parquet", "qcd_dijet/chunk1.parquet", "qcd_dijet_loose/chunk0.parquet"]
+    expected = [f"{sample}/chunk{chunk}.parquet" for sample, entry in sorted(configured_samples(generation).items())
+                for chunk in range(entry["chunks"])]
+    assert [path.parent.name + "/" + path.name for path in chunks] == expected
     seeds = set()
     for path in chunks:
         events, metadata = read_awkward(path)
         assert len(events) == metadata["n_events"] == generation["events_per_chunk"]
         seeds.add(metadata["seed"])
-    assert len(seeds) == 4
+    assert len(seeds) == len(expected)
     card = (finished_run / "results" / "cards" / "hv_id_lambda10.cmnd").read_text()
     assert "HiddenValley:Lambda = 10" in card
 
@@ -93,7 +100,7 @@ def test_events_pass_the_cwola_selection_and_fig01_is_drawn(finished_run):
     for ext in ("pdf", "png"):
         assert (finished_run / "results" / "figures" / "cwola" / f"fig01_mjj.{ext}").stat().st_size > 5000
     check = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "generator_cut_check.csv")
-    # The loose sample here has m-hat > 4000 GeV and pT-hat > 600 GeV: every selected event in SR and SB counts.
+    # The loose sample here has m-hat > 3800 GeV and pT-hat > 600 GeV: a handful of events, a valid (weak) check.
     assert check.loc[0, "tight_pt_hat_min_gev"] == 700 and check.loc[0, "n_in_windows"] >= 0
     assert 0 <= check.loc[0, "removed_fraction_upper95"] <= 1
 
@@ -132,3 +139,25 @@ def test_saved_model_reproduces_its_metrics(finished_run):
     assert list(recorded["run"].unique()) == state["runs"]
     for output, auc in zip(outputs.numpy(), recorded["auc"]):
         assert max(metrics.auc(output, test["label"]), 1 - metrics.auc(output, test["label"])) == pytest.approx(auc, abs=1e-9)
+
+
+def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finished_run):
+    import numpy as np
+
+    from workflow_scripts.files import read_table
+
+    cwola = yaml.safe_load(TINY.read_text())["cwola"]
+    summary = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "cwola_summary.csv")
+    n_trainings = len(cwola["benchmarks"]) * len(cwola["resolutions"]) * len(cwola["injections"]) * cwola["trials"]
+    assert len(summary) == n_trainings * len(cwola["background_efficiencies"])
+    assert sorted(summary.injection.unique()) == cwola["injections"]
+    assert (summary.n_background_SR == cwola["background_sr_events"]).all()
+    injected = summary.n_signal_SR / np.sqrt(summary.n_background_SR)
+    assert np.allclose(injected, summary.injection, atol=0.5 / np.sqrt(cwola["background_sr_events"]))
+    assert summary.test_auc.between(0, 1).all() and summary.seed.nunique() == n_trainings
+    images = np.load(finished_run / "results" / "images" / "hv_id_lambda10" / "images_25px.npy", mmap_mode="r")
+    windows, _ = read_table(finished_run / "results" / "images" / "hv_id_lambda10" / "window_events.parquet")
+    assert images.shape == (len(windows), 2, 25, 25) and images.sum() > 0
+    for name in ("fig02_images", "fig03_significance"):
+        for ext in ("pdf", "png"):
+            assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000

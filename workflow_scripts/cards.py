@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -256,6 +257,12 @@ def generator_entry(sample: dict) -> dict:
 
 def hidden_valley_sample_name(scenario: str, lambda_d_gev: float) -> str:
     return f"hv_{scenario.lower()}_lambda{lambda_d_gev:g}"
+
+
+def sample_label(sample: str) -> str:
+    """A sample name for plot legends: 'hv_id_lambda10' -> 'ID, $\\Lambda_D$ = 10 GeV'; other names unchanged."""
+    match = re.fullmatch(r"hv_(id|dd)_lambda(\d+(?:\.\d+)?)", sample)
+    return rf"{match[1].upper()}, $\Lambda_D$ = {match[2]} GeV" if match else sample
 
 
 def configured_samples(generation: dict) -> dict[str, dict]:

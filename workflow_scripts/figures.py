@@ -18,6 +18,7 @@ import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from workflow_scripts.cards import sample_label  # noqa: E402
 from workflow_scripts.files import atomic_output  # noqa: E402
 
 FULL_COLOR, WEAK_COLOR, BAYES_COLOR = "tab:orange", "tab:blue", "black"
@@ -245,6 +246,84 @@ def generator_cut_check_figure(events, windows, pt_hat_min_gev, m_hat_min_gev, r
     save(figure, output)
 
 
+def fig02_inputs(signal_events, signal_windows, signal_images, background_windows, background_images, npix,
+                 max_events=10_000) -> dict:
+    """Leading-jet images for fig02: the first signal-region signal event before and after preprocessing, and
+    the mean preprocessed image of up to `max_events` signal-region events of each sample."""
+    from workflow_scripts import files, images
+
+    signal_table, _ = files.read_table(signal_windows)
+    background_table, _ = files.read_table(background_windows)
+    signal_sr = np.flatnonzero(signal_table.region.to_numpy() == "SR")
+    background_sr = np.flatnonzero(background_table.region.to_numpy() == "SR")
+    if len(signal_sr) == 0 or len(background_sr) == 0:
+        raise ValueError("fig02 needs signal-region events of both signal and background")
+    example = signal_table.iloc[signal_sr[0]]
+    events, _ = files.read_awkward(signal_events[int(example.chunk)])
+    event = events[int(example.row):int(example.row) + 1]
+    return {
+        "before": images.event_images(event, npix, preprocessed=False)[0, 0],
+        "after": images.event_images(event, npix)[0, 0],
+        "background_mean": np.asarray(images.load_images(background_images)[background_sr[:max_events], 0]).mean(axis=0),
+        "signal_mean": np.asarray(images.load_images(signal_images)[signal_sr[:max_events], 0]).mean(axis=0),
+        "n_background": min(len(background_sr), max_events),
+        "n_signal": min(len(signal_sr), max_events),
+        "mjj_gev": float(example.mjj_gev),
+    }
+
+
+def cwola_fig02(inputs: dict, signal_label: str, output) -> None:
+    """Paper Fig. 2: one signal event's leading jet before (a) and after (b) preprocessing, mean images (c, d)."""
+    from matplotlib.colors import LogNorm
+
+    npix = inputs["after"].shape[0]
+    panels = [
+        ("before", f"(a) one signal event, translated only\n$M_{{jj}}$ = {inputs['mjj_gev']:.0f} GeV"),
+        ("after", "(b) the same jet, preprocessed"),
+        ("background_mean", f"(c) mean of {inputs['n_background']} background events"),
+        ("signal_mean", f"(d) mean of {inputs['n_signal']} signal events"),
+    ]
+    figure, axes = plt.subplots(2, 2, figsize=(11, 10))
+    for axis, (key, title) in zip(axes.flat, panels):
+        image = inputs[key]
+        positive = image[image > 0]
+        norm = LogNorm(vmin=positive.min(), vmax=positive.max()) if len(positive) else None
+        shown = axis.imshow(np.ma.masked_less_equal(image, 0), origin="lower", extent=(-1, 1, -1, 1), norm=norm,
+                            cmap="viridis", interpolation="nearest")
+        figure.colorbar(shown, ax=axis, label=r"$p_T$ per pixel [GeV]")
+        axis.set(xlabel=r"$\eta'$", ylabel=r"$\phi'$")
+        axis.set_title(title, fontsize=12)
+    figure.suptitle(f"Leading jet, {npix}x{npix} pixels, signal: {signal_label}", fontsize=14)
+    save(figure, output)
+
+
+def cwola_fig03(summary: pd.DataFrame, benchmarks, output) -> None:
+    """Paper Fig. 3: significance after the cut against injected S/sqrt(B), mean and standard deviation over
+    pseudo-experiments, one panel per (resolution, benchmark), one curve per background efficiency."""
+    if summary.empty:
+        raise ValueError("fig03 needs CWoLa training metrics; the summary table is empty")
+    resolutions = sorted(summary.resolution.unique())
+    figure, axes = plt.subplots(len(resolutions), len(benchmarks), figsize=(6.5 * len(benchmarks), 5.5 * len(resolutions)),
+                                squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    top = max(summary.injection.max(), summary.significance_after.max()) * 1.1
+    for row, resolution in enumerate(resolutions):
+        for column, benchmark in enumerate(benchmarks):
+            axis = axes[row, column]
+            selected = summary[(summary.benchmark == benchmark) & (summary.resolution == resolution)]
+            for color, (efficiency, curve) in zip(colors, selected.groupby("background_efficiency")):
+                points = curve.groupby("injection").significance_after.agg(["mean", "std", "count"]).reset_index()
+                axis.errorbar(points.injection, points["mean"], yerr=points["std"].fillna(0.0), color=color, marker="o",
+                              capsize=3, label=rf"$\epsilon_b$ = {efficiency:g}")
+            axis.plot([0, top], [0, top], ls=":", color="black", label="slope 1 (no classifier)")
+            n_trials = int(selected.groupby(["injection", "background_efficiency"]).size().max()) if len(selected) else 0
+            axis.set(xlabel=r"injected $S/\sqrt{B}$", ylabel=r"significance after the cut [$\sigma$]", xlim=(0, top),
+                     ylim=(0, top))
+            axis.set_title(f"{sample_label(benchmark)}, {resolution}x{resolution}, {n_trials} trials", fontsize=13)
+            axis.legend(loc="upper left", fontsize=11)
+    save(figure, output)
+
+
 TOY_FIGURES = {
     "cohen2018-fig04": cohen2018_fig04,
     "cohen2018-fig05": cohen2018_fig05,
@@ -269,9 +348,28 @@ def main(argv=None) -> None:
     mjj.add_argument("--signal-region", type=float, nargs=2, required=True)
     mjj.add_argument("--sidebands", type=float, nargs=4, required=True)
     mjj.add_argument("--output", type=Path, required=True)
+    images = sub.add_parser("cwola-fig02", help="jet images of one signal event and mean images")
+    images.add_argument("--signal-events", type=Path, nargs="+", required=True)
+    images.add_argument("--signal-windows", type=Path, required=True)
+    images.add_argument("--signal-images", type=Path, required=True)
+    images.add_argument("--background-windows", type=Path, required=True)
+    images.add_argument("--background-images", type=Path, required=True)
+    images.add_argument("--npix", type=int, required=True)
+    images.add_argument("--signal-label", required=True)
+    images.add_argument("--output", type=Path, required=True)
+    significance = sub.add_parser("cwola-fig03", help="significance after the cut against injected S/sqrt(B)")
+    significance.add_argument("--summary", type=Path, required=True)
+    significance.add_argument("--benchmarks", nargs="+", required=True)
+    significance.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     apply_style()
-    if args.figure == "cwola-fig01":
+    if args.figure == "cwola-fig02":
+        inputs = fig02_inputs(args.signal_events, args.signal_windows, args.signal_images, args.background_windows,
+                              args.background_images, args.npix)
+        cwola_fig02(inputs, args.signal_label, args.output)
+    elif args.figure == "cwola-fig03":
+        cwola_fig03(pd.read_csv(args.summary), args.benchmarks, args.output)
+    elif args.figure == "cwola-fig01":
         sidebands = [args.sidebands[:2], args.sidebands[2:]]
         cwola_fig01(read_mjj(args.background), read_mjj(args.signal), args.signal_label, args.signal_region, sidebands, args.output)
     else:

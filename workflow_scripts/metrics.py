@@ -55,3 +55,12 @@ def signal_efficiency_at(scores, labels, background_efficiency: float) -> float:
     """Signal efficiency of the loosest cut that keeps at most `background_efficiency` of the background."""
     fpr, tpr = roc_curve(scores, labels)
     return float(tpr[np.searchsorted(fpr, background_efficiency, side="right") - 1])
+
+
+def discovery_significance(n_signal, n_background):
+    """Asimov discovery significance sqrt(2((s + b) ln(1 + s/b) - s)) (CWoLa paper eq. 3.1); ~ s/sqrt(b) for s << b."""
+    s = np.asarray(n_signal, dtype=np.float64)
+    b = np.asarray(n_background, dtype=np.float64)
+    if np.any(b <= 0) or np.any(s < 0):
+        raise ValueError("significance needs n_background > 0 and n_signal >= 0")
+    return np.sqrt(2.0 * ((s + b) * np.log1p(s / b) - s))

@@ -1,0 +1,120 @@
+"""The jet-pair CNN, early stopping and the significance of eq. (3.1)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from workflow_scripts import metrics
+from workflow_scripts.models import CNNSettings, JetPairClassifier, count_flops, load_model, product_bce, save_model
+from workflow_scripts.training import FitSettings, fit, predict, significance_table
+
+SMALL = CNNSettings(filters=(4, 4), kernels=(3, 3), pool_after=(True, True), dense=(8,))
+
+
+def test_significance_formula_against_hand_values():
+    # sqrt(2 * (110 ln 1.1 - 10)) = sqrt(2 * 0.4841198) = 0.9839916
+    assert metrics.discovery_significance(10, 100) == pytest.approx(0.9839916, abs=1e-7)
+    assert metrics.discovery_significance(50, 50) == pytest.approx(math.sqrt(2 * (100 * math.log(2) - 50)))
+    assert metrics.discovery_significance(3, 1e6) == pytest.approx(3 / math.sqrt(1e6), rel=1e-5)  # s << b
+    assert metrics.discovery_significance(0, 10) == 0.0
+    with pytest.raises(ValueError):
+        metrics.discovery_significance(1, 0)
+
+
+def test_significance_after_cut_uses_signal_efficiency_at_fixed_background_efficiency():
+    scores = np.r_[np.linspace(0.5, 1.0, 100), np.linspace(0.0, 0.6, 100)]
+    truth = np.r_[np.ones(100), np.zeros(100)]
+    table = significance_table(scores, truth, n_signal_sr=100, n_background_sr=10_000, background_efficiencies=[0.01, 0.1])
+    # At eps_b = 1 % the cut sits on the highest background score, 0.6: signal above it is (1 - 0.6) / 0.5 = 81 %.
+    assert table.signal_efficiency.tolist() == pytest.approx([0.81, 0.92])
+    assert table.significance_after[0] == pytest.approx(metrics.discovery_significance(81, 100))
+    assert table.significance_before[0] == pytest.approx(metrics.discovery_significance(100, 10_000))
+
+
+def test_paper_network_shape_and_product_of_jet_scores():
+    model = JetPairClassifier(25)  # Table 2 defaults
+    convolutions = [layer for layer in model.jet_network.features if isinstance(layer, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convolutions] == [(64, (5, 5)), (64, (5, 5)), (128, (3, 3)), (128, (3, 3))]
+    assert [layer.out_features for layer in model.jet_network.head if isinstance(layer, torch.nn.Linear)] == [128, 128, 128, 1]
+    images = torch.rand(6, 2, 25, 25)
+    model.eval()
+    with torch.no_grad():
+        first, second = model.jet_logits(images)
+        np.testing.assert_allclose(model(images), torch.sigmoid(first) * torch.sigmoid(second), rtol=1e-6)
+    assert count_flops(25, CNNSettings()) > 10 * count_flops(25, CNNSettings(filters=(16, 16, 32, 32), dense=(64, 64, 64)))
+
+
+def prong_images(n, two_prong, rng, npix=16):
+    """Toy jets: one hard pixel (background) or two separated hard pixels (signal), with noise."""
+    images = rng.exponential(0.2, size=(n, 2, npix, npix)).astype(np.float32)
+    images[:, :, npix // 2, npix // 2] += 50.0
+    if two_prong:
+        images[:, :, npix // 2, npix // 2 + 4] += 30.0
+    return images
+
+
+def toy_data(rng, n=400):
+    x = np.concatenate([prong_images(n, False, rng), prong_images(n, True, rng)])
+    y = np.r_[np.zeros(n), np.ones(n)].astype(np.float32)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def test_cnn_learns_two_prong_jets_and_fit_is_deterministic():
+    rng = np.random.default_rng(0)
+    train_x, train_y = toy_data(rng)
+    validation_x, validation_y = toy_data(rng, 200)
+    settings = FitSettings(learning_rate=3e-3, batch_size=100, patience=3, max_epochs=8)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(4)
+        model = JetPairClassifier(16, SMALL)
+        result = fit(model, train_x, train_y, validation_x, validation_y, settings, seed=4, log=lambda line: None)
+        states.append(model.state_dict())
+    for name in states[0]:
+        torch.testing.assert_close(states[0][name], states[1][name], rtol=0, atol=0)
+    scores = predict(model, validation_x).numpy()
+    assert metrics.auc(scores, validation_y.numpy()) > 0.95
+    assert result.best_validation_loss < math.log(2)
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch():
+    rng = np.random.default_rng(1)
+    # Random labels: the network can only overfit, so the validation loss soon rises.
+    train_x = torch.from_numpy(rng.normal(size=(200, 2, 16, 16)).astype(np.float32))
+    train_y = torch.from_numpy(rng.integers(0, 2, 200).astype(np.float32))
+    validation_x = torch.from_numpy(rng.normal(size=(200, 2, 16, 16)).astype(np.float32))
+    validation_y = torch.from_numpy(rng.integers(0, 2, 200).astype(np.float32))
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    settings = FitSettings(learning_rate=1e-2, batch_size=50, patience=3, max_epochs=40)
+    result = fit(model, train_x, train_y, validation_x, validation_y, settings, seed=0, log=lambda line: None)
+    history = result.history
+    assert result.best_epoch == int(history.validation_loss.idxmin())
+    assert result.epochs_run == result.best_epoch + settings.patience + 1 < settings.max_epochs
+    restored = float(product_bce(predict(model, validation_x), validation_y))
+    assert restored == pytest.approx(result.best_validation_loss, rel=1e-6)
+    assert restored < history.validation_loss.iloc[-1]
+
+
+def test_mixed_precision_path_runs_on_cpu():
+    rng = np.random.default_rng(2)
+    x, y = toy_data(rng, 100)
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    settings = FitSettings(learning_rate=1e-3, batch_size=50, patience=1, max_epochs=2, mixed_precision=True)
+    result = fit(model, x, y, x, y, settings, seed=0, log=lambda line: None)
+    assert np.isfinite(result.history.validation_loss).all()
+    assert predict(model, x, mixed_precision=True).dtype == torch.float32
+
+
+def test_model_file_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    save_model(model, tmp_path / "model.pt", {"identifiers": {"trial": 0}})
+    loaded, payload = load_model(tmp_path / "model.pt")
+    images = torch.rand(4, 2, 16, 16)
+    model.eval()
+    torch.testing.assert_close(loaded.eval()(images), model(images))
+    assert payload["identifiers"] == {"trial": 0}

@@ -1,0 +1,157 @@
+"""CWoLa datasets: signal-region vs sideband pseudo-experiments with injected signal, and fixed test sets.
+
+A dataset is a table of references into the jet-image files of the background
+and signal samples (rows of `images.window_events` tables), not a copy of the
+images: every resolution trains on the same events, and a pseudo-experiment
+costs kilobytes.  Columns: source (background/signal), row, region (SR/SB),
+label (1 for the signal region, the CWoLa target), is_signal (truth, never
+used in training) and split (train/validation).
+
+Counts follow the CWoLa paper (section 3).  The integrated luminosity is given
+as the expected number B of background events in the signal region (paper:
+25k).  The sidebands get background at the same luminosity, i.e. B times the
+background sample's SB/SR ratio.  S = injection x sqrt(B) signal events go
+into the signal region, and S times the signal's own SB/SR ratio into the
+sidebands.  The test set (pure SR signal and SR background) is drawn first
+and removed from the pools the pseudo-experiments sample from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workflow_scripts import files
+from workflow_scripts.seeding import derive_seed
+
+SOURCES = ("background", "signal")
+
+
+def injected_counts(background_sr_events: int, injection: float, background_table: pd.DataFrame,
+                    signal_table: pd.DataFrame) -> dict[str, int]:
+    """Events per (source, region) of one pseudo-experiment at S/sqrt(B) = injection."""
+    background_ratio = _sideband_ratio(background_table, "background")
+    signal_ratio = _sideband_ratio(signal_table, "signal")
+    signal_sr = int(round(injection * np.sqrt(background_sr_events)))
+    return {
+        "background_SR": int(background_sr_events),
+        "background_SB": int(round(background_sr_events * background_ratio)),
+        "signal_SR": signal_sr,
+        "signal_SB": int(round(signal_sr * signal_ratio)),
+    }
+
+
+def _sideband_ratio(table, source) -> float:
+    n_sr = int((table.region == "SR").sum())
+    if n_sr == 0:
+        raise ValueError(f"the {source} sample has no event in the signal region")
+    return int((table.region == "SB").sum()) / n_sr
+
+
+def test_rows(table: pd.DataFrame, n_test: int, seed: int, source: str) -> np.ndarray:
+    """Rows of `n_test` signal-region events drawn once per sample for the fixed test set."""
+    candidates = np.flatnonzero(table.region.to_numpy() == "SR")
+    if len(candidates) < n_test:
+        raise ValueError(f"the {source} sample has {len(candidates)} signal-region events, the test set needs {n_test} "
+                         "(config key cwola.n_test_per_class, or generate more chunks)")
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(candidates, size=n_test, replace=False))
+
+
+def pseudo_experiment(background_table, signal_table, background_test_rows, signal_test_rows, counts: dict[str, int],
+                      validation_fraction: float, seed: int) -> pd.DataFrame:
+    """One CWoLa training set: events drawn without replacement from the pools left after the test set."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for source, table, excluded in (("background", background_table, background_test_rows),
+                                    ("signal", signal_table, signal_test_rows)):
+        available = np.ones(len(table), dtype=bool)
+        available[excluded] = False
+        for region in ("SR", "SB"):
+            wanted = counts[f"{source}_{region}"]
+            pool = np.flatnonzero(available & (table.region.to_numpy() == region))
+            if len(pool) < wanted:
+                raise ValueError(f"a pseudo-experiment needs {wanted} {source} events in the {region} but only "
+                                 f"{len(pool)} remain after the test set; generate more chunks of the {source} sample "
+                                 "or lower config key cwola.background_sr_events or the injections")
+            rows = np.sort(rng.choice(pool, size=wanted, replace=False))
+            parts.append(pd.DataFrame({"source": source, "row": rows, "region": region}))
+    data = pd.concat(parts, ignore_index=True)
+    data["label"] = (data.region == "SR").astype(np.int8)
+    data["is_signal"] = (data.source == "signal").astype(np.int8)
+    # Stratified validation split: the same fraction of each (source, region) cell.
+    validation = np.zeros(len(data), dtype=bool)
+    for _, cell in data.groupby(["source", "region"], sort=True):
+        n_validation = int(round(validation_fraction * len(cell)))
+        validation[rng.choice(cell.index.to_numpy(), size=n_validation, replace=False)] = True
+    data["split"] = np.where(validation, "validation", "train")
+    return data
+
+
+def write_test_set(background_windows, signal_windows, n_test, global_seed, background, signal, output) -> pd.DataFrame:
+    background_table, _ = files.read_table(background_windows)
+    signal_table, _ = files.read_table(signal_windows)
+    # Seeds depend on the sample, so every benchmark shares one background test set.
+    background_rows = test_rows(background_table, n_test, derive_seed(global_seed, "cwola-test", background), "background")
+    signal_rows = test_rows(signal_table, n_test, derive_seed(global_seed, "cwola-test", signal), "signal")
+    data = pd.concat([pd.DataFrame({"source": "background", "row": background_rows}),
+                      pd.DataFrame({"source": "signal", "row": signal_rows})], ignore_index=True)
+    data["region"] = "SR"
+    data["is_signal"] = (data.source == "signal").astype(np.int8)
+    files.write_table(data, output, {"background": background, "signal": signal, "n_test_per_class": n_test,
+                                     "seed": global_seed})
+    return data
+
+
+def write_pseudo_experiment(background_windows, signal_windows, test_set, background_sr_events, injection, trial,
+                            validation_fraction, global_seed, background, signal, output) -> pd.DataFrame:
+    background_table, background_meta = files.read_table(background_windows)
+    signal_table, _ = files.read_table(signal_windows)
+    test, _ = files.read_table(test_set)
+    counts = injected_counts(background_sr_events, injection, background_table, signal_table)
+    seed = derive_seed(global_seed, "cwola-dataset", signal, injection, trial)
+    data = pseudo_experiment(background_table, signal_table, test.row[test.source == "background"].to_numpy(),
+                             test.row[test.source == "signal"].to_numpy(), counts, validation_fraction, seed)
+    files.write_table(data, output, {"background": background, "signal": signal, "injection": injection, "trial": trial,
+                                     "seed": seed, "counts": counts, "background_sr_events": background_sr_events,
+                                     "validation_fraction": validation_fraction})
+    return data
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.datasets", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("test", "experiment"):
+        command = sub.add_parser(name)
+        command.add_argument("--background-windows", type=Path, required=True)
+        command.add_argument("--signal-windows", type=Path, required=True)
+        command.add_argument("--background", required=True, help="background sample name")
+        command.add_argument("--signal", required=True, help="signal sample name")
+        command.add_argument("--seed", type=int, required=True)
+        command.add_argument("--output", type=Path, required=True)
+        if name == "test":
+            command.add_argument("--n-test", type=int, required=True)
+        else:
+            command.add_argument("--test-set", type=Path, required=True)
+            command.add_argument("--background-sr-events", type=int, required=True)
+            command.add_argument("--injection", type=float, required=True, help="S/sqrt(B) in the signal region")
+            command.add_argument("--trial", type=int, required=True)
+            command.add_argument("--validation-fraction", type=float, required=True)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "test":
+        data = write_test_set(args.background_windows, args.signal_windows, args.n_test, args.seed, args.background,
+                              args.signal, args.output)
+    else:
+        data = write_pseudo_experiment(args.background_windows, args.signal_windows, args.test_set,
+                                       args.background_sr_events, args.injection, args.trial, args.validation_fraction,
+                                       args.seed, args.background, args.signal, args.output)
+    print(json.dumps(data.groupby(["source", "region"]).size().rename("events").reset_index().to_dict("records")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Jet images: centre, rotate, flip and pixelate the constituents of the two leading jets.
+
+Preprocessing follows the CWoLa paper (section 2): constituents are translated
+so that the jet axis is the image centre, rotated so that the pT-weighted
+principal axis is horizontal, flipped so that the hardest constituent lies in
+the upper-right quadrant, and their pT is summed into npix x npix pixels over
+eta, phi in [-1, 1].  Everything runs on flat constituent arrays with one
+index per jet, so there is no Python loop over jets.
+
+Image layout: ``image[..., row, column]`` with the column along (rotated) eta
+and the row along (rotated) phi; ``imshow(image, origin="lower")`` shows eta
+to the right and phi upwards, and "upper right" means both positive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+
+from workflow_scripts import files
+
+HALF_WIDTH = 1.0  # eta and phi ranges of the image: [-1, 1]
+IMAGE_DTYPE = np.float32
+REGION_CODES = {"SR": 1, "SB": 0}
+
+
+def wrap_phi(delta):
+    """An azimuthal difference folded into [-pi, pi)."""
+    return (np.asarray(delta) + np.pi) % (2 * np.pi) - np.pi
+
+
+def preprocess(pt, eta, phi, counts, axis_eta, axis_phi):
+    """Rotated and flipped constituent coordinates (x along eta, y along phi) and each constituent's jet index.
+
+    pt, eta, phi: flat arrays of every constituent of every jet, jet by jet;
+    counts: constituents per jet; axis_eta, axis_phi: each jet's axis.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n_jets = len(counts)
+    jet = np.repeat(np.arange(n_jets), counts)
+    # Single precision is ample for offsets of at most a few units in eta and phi, and halves memory traffic.
+    pt = np.asarray(pt, dtype=np.float32)
+    x = np.asarray(eta, dtype=np.float32) - np.asarray(axis_eta, dtype=np.float32)[jet]
+    y = _wrap_small(np.asarray(phi, dtype=np.float32) - np.asarray(axis_phi, dtype=np.float32)[jet])
+
+    # Principal axis of the pT-weighted second moments about the jet axis (sums in double precision).
+    weighted_x = pt * x
+    sxx = np.bincount(jet, weighted_x * x, minlength=n_jets)
+    syy = np.bincount(jet, pt * y * y, minlength=n_jets)
+    sxy = np.bincount(jet, weighted_x * y, minlength=n_jets)
+    angle = 0.5 * np.arctan2(2.0 * sxy, sxx - syy)
+    cos, sin = np.cos(angle), np.sin(angle)
+
+    # Flip signs from the hardest constituent's rotated position, folded into one rotation per jet.
+    flip_x, flip_y = np.ones(n_jets), np.ones(n_jets)
+    hardest = _hardest_constituent(pt, counts)
+    has_constituents = counts > 0
+    hard_x, hard_y = x[hardest], y[hardest]
+    c, s = cos[has_constituents], sin[has_constituents]
+    flip_x[has_constituents] = np.where(c * hard_x + s * hard_y < 0, -1.0, 1.0)
+    flip_y[has_constituents] = np.where(c * hard_y - s * hard_x < 0, -1.0, 1.0)
+    xx, xy = (flip_x * cos).astype(np.float32)[jet], (flip_x * sin).astype(np.float32)[jet]
+    yx, yy = (-flip_y * sin).astype(np.float32)[jet], (flip_y * cos).astype(np.float32)[jet]
+    return xx * x + xy * y, yx * x + yy * y, jet
+
+
+def _wrap_small(delta):
+    """Fold azimuthal differences into [-pi, pi); two masked shifts suffice for angles given in [-pi, pi]."""
+    delta[delta >= np.pi] -= np.float32(2 * np.pi)
+    delta[delta < -np.pi] += np.float32(2 * np.pi)
+    if np.any(np.abs(delta) > np.pi):  # angles outside [-pi, pi] on input
+        return wrap_phi(delta).astype(np.float32)
+    return delta
+
+
+def _hardest_constituent(pt, counts):
+    """Flat index of the highest-pT constituent of every jet that has constituents."""
+    local = ak.to_numpy(ak.argmax(ak.unflatten(pt, counts), axis=1, mask_identity=False))
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return (offsets + local)[counts > 0]
+
+
+def pixelate(x, y, weights, jet, n_jets, npix, half_width=HALF_WIDTH, out=None):
+    """Sum weights into (n_jets, npix, npix) images over x (columns) and y (rows) in [-half_width, half_width).
+
+    `out`, when given, is a zeroed (n_jets, npix, npix) array (for example a
+    slice of a memory map) that receives the images without a copy.
+    """
+    scale = npix / (2 * half_width)
+    column = np.floor((x + half_width) * scale).astype(np.int64)
+    row = np.floor((y + half_width) * scale).astype(np.int64)
+    inside = (column >= 0) & (column < npix) & (row >= 0) & (row < npix)
+    pixel = (jet * npix + row) * npix + column
+    if out is None:
+        out = np.zeros((n_jets, npix, npix), dtype=IMAGE_DTYPE)
+    # Unbuffered scatter-add touches only the ~100 pixels each jet lights, not all npix^2.
+    np.add.at(out.reshape(-1), pixel[inside], np.asarray(weights, dtype=out.dtype)[inside])
+    return out
+
+
+def jet_images(pt, eta, phi, counts, axis_eta, axis_phi, npix, preprocessed=True, out=None):
+    """Images of jets given as flat constituent arrays; `preprocessed=False` only translates (paper Fig. 2a)."""
+    if preprocessed:
+        x, y, jet = preprocess(pt, eta, phi, counts, axis_eta, axis_phi)
+    else:
+        jet = np.repeat(np.arange(len(counts)), counts)
+        x = np.asarray(eta, dtype=np.float64) - np.asarray(axis_eta, dtype=np.float64)[jet]
+        y = wrap_phi(np.asarray(phi, dtype=np.float64) - np.asarray(axis_phi, dtype=np.float64)[jet])
+    return pixelate(x, y, pt, jet, len(counts), npix, out=out)
+
+
+def event_images(events: ak.Array, npix: int, preprocessed=True, out=None) -> np.ndarray:
+    """(events, 2, npix, npix) images of the two leading jets of converted events (see delphes_io.convert).
+
+    `out`: optional zeroed (events, 2, npix, npix) array to fill in place.
+    """
+    if out is None:
+        out = np.zeros((len(events), 2, npix, npix), dtype=IMAGE_DTYPE)
+    # Jets in event-major order (event 0 jet 1, event 0 jet 2, ...), so jet j's image is out.reshape(-1, npix, npix)[j].
+    jets = ak.flatten(ak.concatenate([events.jet1_constituents[:, None], events.jet2_constituents[:, None]], axis=1), axis=1)
+    axes = events[["jet_eta", "jet_phi"]][:, :2]
+    jet_images(ak.to_numpy(ak.flatten(jets.pt)), ak.to_numpy(ak.flatten(jets.eta)), ak.to_numpy(ak.flatten(jets.phi)),
+               ak.to_numpy(ak.num(jets)), ak.to_numpy(ak.flatten(axes.jet_eta)), ak.to_numpy(ak.flatten(axes.jet_phi)),
+               npix, preprocessed, out=out.reshape(-1, npix, npix))
+    return out
+
+
+def reference_image(pt, eta, phi, axis_eta, axis_phi, npix):
+    """One jet, the usual way (rotate and flip this jet's constituents, then numpy.histogram2d).
+
+    Kept as an independent cross-check of `jet_images` and as the baseline of
+    benchmarks/jet_images.py; not used on the pipeline's hot path.
+    """
+    pt = np.asarray(pt, dtype=np.float64)
+    x = np.asarray(eta, dtype=np.float64) - axis_eta
+    y = wrap_phi(np.asarray(phi, dtype=np.float64) - axis_phi)
+    if len(pt) > 1:
+        # Second moments about the jet axis (not the centroid), as in `preprocess`.
+        moments = np.array([[np.sum(pt * x * x), np.sum(pt * x * y)], [np.sum(pt * x * y), np.sum(pt * y * y)]])
+        eigenvalues, eigenvectors = np.linalg.eigh(moments)
+        major = eigenvectors[:, np.argmax(eigenvalues)]
+        angle = np.arctan2(major[1], major[0])
+        x, y = np.cos(angle) * x + np.sin(angle) * y, -np.sin(angle) * x + np.cos(angle) * y
+    if len(pt):
+        hardest = np.argmax(pt)
+        x = -x if x[hardest] < 0 else x
+        y = -y if y[hardest] < 0 else y
+    edges = np.linspace(-HALF_WIDTH, HALF_WIDTH, npix + 1)
+    histogram, _, _ = np.histogram2d(y, x, bins=[edges, edges], weights=pt)
+    return histogram.astype(IMAGE_DTYPE)
+
+
+# --- the pipeline stage: events in the M_jj windows, then their images ------------------------------------------
+
+def window_events(event_files, signal_region, sidebands) -> pd.DataFrame:
+    """Which converted events lie in the signal region or a sideband: one row per event, in file order.
+
+    Columns: chunk (position of the file in `event_files`), row (event within
+    that file), event_number (when the file has it), mjj_gev and region (SR/SB).
+    """
+    windows = {"SR": [signal_region], "SB": list(sidebands)}
+    tables = []
+    for chunk, path in enumerate(event_files):
+        events, _ = files.read_awkward(path)
+        mjj = ak.to_numpy(events.mjj_gev).astype(np.float64) if len(events) else np.zeros(0)
+        region = np.full(len(mjj), "", dtype=object)
+        for name, bands in windows.items():
+            for low, high in bands:
+                region[(mjj >= low) & (mjj < high)] = name
+        rows = np.flatnonzero(region != "")
+        table = pd.DataFrame({"chunk": np.full(len(rows), chunk, dtype=np.int32), "row": rows.astype(np.int64)})
+        table["event_number"] = (ak.to_numpy(events.event_number)[rows].astype(np.int64)
+                                 if "event_number" in events.fields else np.full(len(rows), -1, dtype=np.int64))
+        table["mjj_gev"] = mjj[rows].astype(np.float32)
+        table["region"] = region[rows].astype(str)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def write_window_events(event_files, signal_region, sidebands, output, sample) -> pd.DataFrame:
+    table = window_events(event_files, signal_region, sidebands)
+    files.write_table(table, output, {"sample": sample, "event_files": [Path(path).name for path in event_files],
+                                      "signal_region_gev": list(signal_region), "sidebands_gev": [list(band) for band in sidebands],
+                                      "n_signal_region": int((table.region == "SR").sum()),
+                                      "n_sidebands": int((table.region == "SB").sum())})
+    return table
+
+
+def write_images(event_files, window_table_path, npix: int, output) -> int:
+    """Images of the events listed in the window table, in its row order, as a float32 .npy file.
+
+    The file is filled chunk by chunk through a memory map, so its size is not
+    limited by memory, and appears under its final name only when complete.
+    """
+    table, _ = files.read_table(window_table_path)
+    with files.atomic_output(output) as temporary:
+        images = np.lib.format.open_memmap(temporary, mode="w+", dtype=IMAGE_DTYPE, shape=(len(table), 2, npix, npix))
+        start = 0
+        for chunk, path in enumerate(event_files):
+            rows = table.row[table.chunk == chunk].to_numpy()
+            if len(rows) == 0:
+                continue
+            events, _ = files.read_awkward(path, columns=["jet_eta", "jet_phi", "jet1_constituents", "jet2_constituents", "mjj_gev"])
+            selected = events[rows]
+            if not np.allclose(ak.to_numpy(selected.mjj_gev), table.mjj_gev[table.chunk == chunk].to_numpy()):
+                raise ValueError(f"{path} does not match the window table {window_table_path}: was it regenerated?")
+            event_images(selected, npix, out=images[start:start + len(rows)])
+            start += len(rows)
+        images.flush()
+        del images
+    return len(table)
+
+
+def load_images(path) -> np.ndarray:
+    """A read-only memory map of an image file written by `write_images`."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        raise OSError(f"cannot read jet images {path}: {error}") from error
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.images", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    windows = sub.add_parser("windows", help="list the events in the signal region and sidebands")
+    windows.add_argument("--events", type=Path, nargs="+", required=True)
+    windows.add_argument("--signal-region", type=float, nargs=2, required=True)
+    windows.add_argument("--sidebands", type=float, nargs="+", required=True, help="flat list of low high pairs")
+    windows.add_argument("--sample", required=True)
+    windows.add_argument("--output", type=Path, required=True)
+    images = sub.add_parser("images", help="jet images of the events in a window table")
+    images.add_argument("--events", type=Path, nargs="+", required=True)
+    images.add_argument("--windows", type=Path, required=True)
+    images.add_argument("--npix", type=int, required=True)
+    images.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "windows":
+        if len(args.sidebands) % 2:
+            parser.error("--sidebands needs low high pairs")
+        bands = [args.sidebands[i:i + 2] for i in range(0, len(args.sidebands), 2)]
+        table = write_window_events(args.events, args.signal_region, bands, args.output, args.sample)
+        print(f"{args.sample}: {int((table.region == 'SR').sum())} events in the signal region, "
+              f"{int((table.region == 'SB').sum())} in the sidebands")
+    else:
+        count = write_images(args.events, args.windows, args.npix, args.output)
+        print(f"{count} events -> {args.output} ({args.npix}x{args.npix})")
+
+
+if __name__ == "__main__":
+    main()

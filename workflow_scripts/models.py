@@ -1,0 +1,134 @@
+"""The CWoLa paper's jet-pair CNN (its Table 2).
+
+One sub-network scores each of the two leading-jet images; the event score is
+the product of the two sigmoid outputs.  Each jet's image is batch-normalised
+on its own before the shared sub-network.  The sub-network is a convolutional
+feature extractor (`features`, the paper's Theta) followed by dense layers
+(`head`, the paper's theta), so transfer learning can freeze one and reset the
+other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class CNNSettings:
+    """Paper defaults: (conv 64 5x5, pool) x 2, conv 128 3x3, pool, conv 128 3x3, dense 128 x 3, output 1."""
+
+    filters: tuple[int, ...] = (64, 64, 128, 128)
+    kernels: tuple[int, ...] = (5, 5, 3, 3)
+    pool_after: tuple[bool, ...] = (True, True, True, False)
+    dense: tuple[int, ...] = (128, 128, 128)
+
+    def __post_init__(self):
+        if not (len(self.filters) == len(self.kernels) == len(self.pool_after)):
+            raise ValueError("CNN settings: filters, kernels and pool_after need one entry per convolutional layer")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CNNSettings":
+        return cls(**{key: tuple(value) for key, value in values.items()})
+
+
+def keras_initialisation(module) -> None:
+    """Glorot-uniform weights and zero biases: the Keras defaults the paper trained with."""
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class JetCNN(nn.Module):
+    """Shared sub-network: image (N, 1, npix, npix) -> one logit per image."""
+
+    def __init__(self, npix: int, settings: CNNSettings):
+        super().__init__()
+        layers, channels, size = [], 1, npix
+        for filters, kernel, pool in zip(settings.filters, settings.kernels, settings.pool_after):
+            layers += [nn.Conv2d(channels, filters, kernel, padding="same"), nn.ReLU()]
+            channels = filters
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+                size //= 2
+        if size < 1:
+            raise ValueError(f"{npix}x{npix} images are too small for {sum(settings.pool_after)} 2x2 poolings")
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        dense, width = [], channels * size * size
+        for units in settings.dense:
+            dense += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        self.head = nn.Sequential(*dense, nn.Linear(width, 1))
+        self.apply(keras_initialisation)
+
+    def forward(self, images):
+        return self.head(self.features(images)).squeeze(-1)
+
+
+class JetPairClassifier(nn.Module):
+    """Event classifier on (N, 2, npix, npix) images: per-jet batch norm, shared JetCNN, product of sigmoids."""
+
+    def __init__(self, npix: int, settings: CNNSettings = CNNSettings()):
+        super().__init__()
+        self.npix = npix
+        self.settings = settings
+        # Keras' BatchNormalization defaults (momentum 0.99 is PyTorch's 0.01, epsilon 1e-3).
+        self.jet_norms = nn.ModuleList([nn.BatchNorm2d(1, eps=1e-3, momentum=0.01) for _ in range(2)])
+        self.jet_network = JetCNN(npix, settings)
+
+    def jet_logits(self, images) -> tuple[torch.Tensor, torch.Tensor]:
+        """One logit per jet; the shared network sees both jets in one batch."""
+        first = self.jet_norms[0](images[:, 0:1])
+        second = self.jet_norms[1](images[:, 1:2])
+        logits = self.jet_network(torch.cat([first, second]))
+        return logits[: len(images)], logits[len(images):]
+
+    def forward(self, images):
+        """Event score in (0, 1), computed in float32 even under autocast."""
+        first, second = self.jet_logits(images)
+        return torch.sigmoid(first.float()) * torch.sigmoid(second.float())
+
+
+def product_bce(scores, targets, eps: float = 1e-7):
+    """Binary cross-entropy of product-of-sigmoid scores (clamped: a product has no logit form)."""
+    scores = scores.clamp(eps, 1 - eps)
+    return nn.functional.binary_cross_entropy(scores, targets.float())
+
+
+def save_model(model: JetPairClassifier, path, extra: dict) -> None:
+    """State dict plus what is needed to rebuild the network, loadable with weights_only=True."""
+    from workflow_scripts import files
+
+    with files.atomic_output(path) as temporary:
+        torch.save({"state_dict": model.state_dict(), "npix": model.npix, "settings": model.settings.to_dict(),
+                    **extra}, temporary)
+
+
+def load_model(path, device="cpu") -> tuple[JetPairClassifier, dict]:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:
+        raise OSError(f"cannot load model {path}: {error}") from error
+    model = JetPairClassifier(payload["npix"], CNNSettings.from_dict(payload["settings"])).to(device)
+    model.load_state_dict(payload["state_dict"])
+    return model, payload
+
+
+def count_flops(npix: int, settings: CNNSettings) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass of one jet through JetCNN."""
+    flops, channels, size = 0, 1, npix
+    for filters, kernel, pool in zip(settings.filters, settings.kernels, settings.pool_after):
+        flops += 2 * size * size * channels * filters * kernel * kernel
+        channels = filters
+        size = size // 2 if pool else size
+    width = channels * size * size
+    for units in (*settings.dense, 1):
+        flops += 2 * width * units
+        width = units
+    return flops
+
