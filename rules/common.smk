@@ -32,6 +32,10 @@ def slha_input(wildcards):
     return []
 
 
+def events_per_chunk(sample):
+    return SAMPLES[sample].get("events_per_chunk", config["generation"]["events_per_chunk"])
+
+
 def sample_chunks(stage, sample, extension="parquet"):
     """Every chunk file of one sample at one stage (particles, delphes, events)."""
     return [f"results/{stage}/{sample}/chunk{chunk}.{extension}" for chunk in range(SAMPLES[sample]["chunks"])]

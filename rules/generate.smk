@@ -35,7 +35,7 @@ rule generate_particles:
     output:
         "results/particles/{sample}/chunk{chunk}.parquet",
     params:
-        events=config["generation"]["events_per_chunk"],
+        events=lambda wildcards: events_per_chunk(wildcards.sample),
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
     threads: 1
