@@ -2,6 +2,8 @@
 import json
 import re
 
+import torch
+
 from workflow_scripts.cards import configured_samples, generator_entry, sample_label
 from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
@@ -22,7 +24,10 @@ def toy_job_outputs(table):
 
 
 def training_gpus(wildcards):
-    return 1 if config["training"]["device"] == "cuda" else 0
+    """A training job claims a GPU when it will use one (`cuda`, or `auto` with a GPU visible), so
+    `--resources gpu=N` runs N at a time; CPU trainings claim none and run in parallel across cores."""
+    device = config["training"]["device"]
+    return 1 if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else 0
 
 
 def slha_input(wildcards):

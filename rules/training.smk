@@ -64,6 +64,7 @@ rule train_cwola:
         identifiers=lambda wildcards: shlex.quote(json.dumps({
             "benchmark": wildcards.benchmark, "resolution": int(wildcards.npix),
             "injection": float(wildcards.injection), "trial": int(wildcards.trial)})),
+        unit_intensity="--unit-intensity" if CWOLA["unit_intensity_images"] else "",
         seed=config["seed"],
         device=config["training"]["device"],
     threads: CWOLA["threads"]
@@ -81,7 +82,7 @@ rule train_cwola:
         "python -m workflow_scripts.training cwola --dataset {input.dataset} --test-set {input.test}"
         " --background-images {input.background_images} --signal-images {input.signal_images}"
         " --network {params.network} --fit {params.fit} --background-efficiencies {params.efficiencies}"
-        " --identifiers {params.identifiers} --seed {params.seed} --device {params.device} --threads {threads}"
+        " --identifiers {params.identifiers} {params.unit_intensity} --seed {params.seed} --device {params.device} --threads {threads}"
         " --model {output.model} --metrics {output.metrics} --history {output.history} > {log} 2>&1"
 
 

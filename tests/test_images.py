@@ -124,3 +124,13 @@ def test_unreadable_image_file_is_named(tmp_path):
     broken.write_bytes(b"not an array")
     with pytest.raises(OSError, match="images.npy"):
         images.load_images(broken)
+
+
+def test_unit_intensity_keeps_the_shape_and_drops_the_scale():
+    rng = np.random.default_rng(4)
+    stack = rng.exponential(1.0, size=(3, 2, 5, 5)).astype(np.float32)
+    stack[1, 1] = 0.0  # an empty jet image stays empty
+    scaled = images.unit_intensity(stack * 7.0)
+    np.testing.assert_allclose(scaled.sum(axis=(-2, -1))[[0, 0, 2, 2], [0, 1, 0, 1]], 1.0, rtol=1e-6)
+    assert scaled[1, 1].sum() == 0.0
+    np.testing.assert_allclose(scaled[0, 0], stack[0, 0] / stack[0, 0].sum(), rtol=1e-6)

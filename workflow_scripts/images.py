@@ -45,14 +45,14 @@ def preprocess(pt, eta, phi, counts, axis_eta, axis_phi):
     jet = np.repeat(np.arange(n_jets), counts)
     # Single precision is ample for offsets of at most a few units in eta and phi, and halves memory traffic.
     pt = np.asarray(pt, dtype=np.float32)
-    x = np.asarray(eta, dtype=np.float32) - np.asarray(axis_eta, dtype=np.float32)[jet]
-    y = _wrap_small(np.asarray(phi, dtype=np.float32) - np.asarray(axis_phi, dtype=np.float32)[jet])
+    x = np.asarray(eta, dtype=np.float32) - np.repeat(np.asarray(axis_eta, dtype=np.float32), counts)
+    y = _wrap_small(np.asarray(phi, dtype=np.float32) - np.repeat(np.asarray(axis_phi, dtype=np.float32), counts))
 
-    # Principal axis of the pT-weighted second moments about the jet axis (sums in double precision).
+    # Principal axis of the pT-weighted second moments about the jet axis.
     weighted_x = pt * x
-    sxx = np.bincount(jet, weighted_x * x, minlength=n_jets)
-    syy = np.bincount(jet, pt * y * y, minlength=n_jets)
-    sxy = np.bincount(jet, weighted_x * y, minlength=n_jets)
+    sxx = _sum_per_jet(weighted_x * x, counts)
+    syy = _sum_per_jet(pt * y * y, counts)
+    sxy = _sum_per_jet(weighted_x * y, counts)
     angle = 0.5 * np.arctan2(2.0 * sxy, sxx - syy)
     cos, sin = np.cos(angle), np.sin(angle)
 
@@ -64,9 +64,20 @@ def preprocess(pt, eta, phi, counts, axis_eta, axis_phi):
     c, s = cos[has_constituents], sin[has_constituents]
     flip_x[has_constituents] = np.where(c * hard_x + s * hard_y < 0, -1.0, 1.0)
     flip_y[has_constituents] = np.where(c * hard_y - s * hard_x < 0, -1.0, 1.0)
-    xx, xy = (flip_x * cos).astype(np.float32)[jet], (flip_x * sin).astype(np.float32)[jet]
-    yx, yy = (-flip_y * sin).astype(np.float32)[jet], (flip_y * cos).astype(np.float32)[jet]
-    return xx * x + xy * y, yx * x + yy * y, jet
+    per_constituent = lambda per_jet: np.repeat(per_jet.astype(np.float32), counts)  # noqa: E731
+    rotated_x = per_constituent(flip_x * cos) * x + per_constituent(flip_x * sin) * y
+    rotated_y = per_constituent(flip_y * cos) * y - per_constituent(flip_y * sin) * x
+    return rotated_x, rotated_y, jet
+
+
+def _sum_per_jet(values, counts):
+    """Sums over each jet's contiguous run of constituents, in double precision (zero for empty jets)."""
+    totals = np.zeros(len(counts))
+    nonempty = counts > 0
+    if nonempty.any():
+        starts = (np.cumsum(counts) - counts)[nonempty]
+        totals[nonempty] = np.add.reduceat(values, starts, dtype=np.float64)
+    return totals
 
 
 def _wrap_small(delta):
@@ -128,6 +139,18 @@ def event_images(events: ak.Array, npix: int, preprocessed=True, out=None) -> np
                ak.to_numpy(ak.num(jets)), ak.to_numpy(ak.flatten(axes.jet_eta)), ak.to_numpy(ak.flatten(axes.jet_phi)),
                npix, preprocessed, out=out.reshape(-1, npix, npix))
     return out
+
+
+def unit_intensity(images: np.ndarray) -> np.ndarray:
+    """Each jet image divided by its total pT, in place (empty images stay zero).
+
+    Raw pixel pT grows with M_jj, so a classifier of signal region against
+    sidebands could learn the background's own mass difference; unit-intensity
+    images keep only the shape of the energy flow.
+    """
+    totals = images.sum(axis=(-2, -1), keepdims=True)
+    np.divide(images, totals, out=images, where=totals > 0)
+    return images
 
 
 def reference_image(pt, eta, phi, axis_eta, axis_phi, npix):

@@ -106,7 +106,7 @@ def fit(model, train_x, train_y, validation_x, validation_y, settings: FitSettin
 
 # --- the CWoLa stage -------------------------------------------------------------------------------------------
 
-def gather_images(table: pd.DataFrame, image_files: dict[str, Path]) -> np.ndarray:
+def gather_images(table: pd.DataFrame, image_files: dict[str, Path], unit_intensity: bool = False) -> np.ndarray:
     """The images a dataset table refers to, in table order, read from the memory-mapped sample files."""
     sources = sorted(set(table.source))
     missing = [source for source in sources if source not in image_files]
@@ -121,7 +121,7 @@ def gather_images(table: pd.DataFrame, image_files: dict[str, Path]) -> np.ndarr
         if len(rows) and rows.max() >= len(image_map):
             raise IndexError(f"dataset refers to row {rows.max()} of {image_files[source]}, which has {len(image_map)} events")
         gathered[mask] = image_map[np.sort(rows)][np.argsort(np.argsort(rows))]
-    return gathered
+    return images.unit_intensity(gathered) if unit_intensity else gathered
 
 
 def significance_table(test_scores, test_is_signal, n_signal_sr: int, n_background_sr: int,
@@ -138,7 +138,8 @@ def significance_table(test_scores, test_is_signal, n_signal_sr: int, n_backgrou
 
 
 def train_cwola(dataset_path, test_path, background_images, signal_images, network: CNNSettings, settings: FitSettings,
-                background_efficiencies, global_seed: int, identifiers: dict, device: str = "auto") -> tuple:
+                background_efficiencies, global_seed: int, identifiers: dict, device: str = "auto",
+                unit_intensity: bool = True) -> tuple:
     """Train one pseudo-experiment; return (model, metrics table, fit result)."""
     dataset, dataset_meta = files.read_table(dataset_path)
     test, _ = files.read_table(test_path)
@@ -148,19 +149,19 @@ def train_cwola(dataset_path, test_path, background_images, signal_images, netwo
     torch.manual_seed(seed)
     train = dataset[dataset.split == "train"]
     validation = dataset[dataset.split == "validation"]
-    train_x = to_device(gather_images(train, image_files), torch_device)
+    train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
     npix = train_x.shape[-1]
     model = JetPairClassifier(npix, network).to(torch_device)
     result = fit(model, train_x, to_device(train.label.to_numpy(), torch_device),
-                 to_device(gather_images(validation, image_files), torch_device),
+                 to_device(gather_images(validation, image_files, unit_intensity), torch_device),
                  to_device(validation.label.to_numpy(), torch_device), settings, seed)
     del train_x
     mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
-    scores = predict(model, to_device(gather_images(test, image_files), torch_device), mixed_precision=mixed).cpu().numpy()
+    scores = predict(model, to_device(gather_images(test, image_files, unit_intensity), torch_device), mixed_precision=mixed).cpu().numpy()
     counts = dataset_meta["counts"]
     table = significance_table(scores, test.is_signal.to_numpy(), counts["signal_SR"], counts["background_SR"],
                                background_efficiencies)
-    summary = {**identifiers, "npix": npix, "seed": seed, "device": torch_device.type,
+    summary = {**identifiers, "npix": npix, "unit_intensity": unit_intensity, "seed": seed, "device": torch_device.type,
                "n_train": len(train), "n_validation": len(validation),
                **{f"n_{key}": value for key, value in counts.items()},
                "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
@@ -183,6 +184,7 @@ def main(argv=None) -> None:
     cwola.add_argument("--fit", required=True, help="fit settings as JSON (learning_rate, batch_size, patience, max_epochs)")
     cwola.add_argument("--background-efficiencies", type=float, nargs="+", required=True)
     cwola.add_argument("--identifiers", required=True, help="JSON of the columns naming this training (benchmark, ...)")
+    cwola.add_argument("--unit-intensity", action="store_true", help="divide each jet image by its total pT")
     cwola.add_argument("--seed", type=int, required=True)
     cwola.add_argument("--device", default="auto")
     cwola.add_argument("--threads", type=int, default=1)
@@ -194,8 +196,9 @@ def main(argv=None) -> None:
     identifiers = json.loads(args.identifiers)
     model, table, result = train_cwola(args.dataset, args.test_set, args.background_images, args.signal_images,
                                        CNNSettings.from_dict(json.loads(args.network)), FitSettings(**json.loads(args.fit)),
-                                       args.background_efficiencies, args.seed, identifiers, args.device)
-    save_model(model, args.model, {"identifiers": identifiers, "best_epoch": result.best_epoch})
+                                       args.background_efficiencies, args.seed, identifiers, args.device, args.unit_intensity)
+    save_model(model, args.model, {"identifiers": identifiers, "best_epoch": result.best_epoch,
+                                   "unit_intensity": args.unit_intensity})
     files.write_csv(result.history.assign(**identifiers), args.history)
     files.write_csv(table, args.metrics)
     print(table.to_string(index=False))
