@@ -62,6 +62,11 @@ rule events:
         event_outputs(),
 
 
+rule hepmc:
+    input:
+        [path for sample in SAMPLES for path in sample_chunks("hepmc", sample, "hepmc3")],
+
+
 rule cohen2018:
     input:
         cohen2018_outputs(),

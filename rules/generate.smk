@@ -51,6 +51,28 @@ rule generate_particles:
         " --seed {params.seed} > {log} 2>&1"
 
 
+rule write_hepmc:
+    input:
+        card=rules.render_card.output,
+    output:
+        "results/hepmc/{sample}/chunk{chunk}.hepmc3",
+    params:
+        events=lambda wildcards: events_per_chunk(wildcards.sample),
+        batch_size=config["generation"]["batch_size"],
+        seed=config["seed"],
+    threads: 1
+    conda:
+        "../envs/generation.yaml"
+    log:
+        "logs/write_hepmc/{sample}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/write_hepmc/{sample}/chunk{chunk}.tsv"
+    shell:
+        "python -m workflow_scripts.generation --card {input.card} --hepmc {output} --sample {wildcards.sample}"
+        " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size}"
+        " --seed {params.seed} > {log} 2>&1"
+
+
 rule simulate_detector:
     input:
         rules.generate_particles.output,

@@ -161,3 +161,19 @@ def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finish
     for name in ("fig02_images", "fig03_significance"):
         for ext in ("pdf", "png"):
             assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000
+
+
+def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run):
+    import numpy as np
+
+    from workflow_scripts import hepmc
+    from workflow_scripts.files import read_awkward
+
+    relative = "results/hepmc/hv_id_lambda10/chunk0.hepmc3"
+    result = snakemake(finished_run, relative)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = hepmc.read_events(finished_run / relative)
+    particles, _ = read_awkward(finished_run / "results" / "particles" / "hv_id_lambda10" / "chunk0.parquet")
+    assert len(events) == len(particles)
+    energies = sorted(hepmc.final_state_momenta(events[0])[:, 3])
+    np.testing.assert_allclose(energies, sorted(np.asarray(particles.particles[0].e, dtype=float)), rtol=1e-5, atol=1e-3)

@@ -89,9 +89,10 @@ def final_state(batch: ak.Array, charges: dict[int, float]) -> ak.Array:
     )
 
 
-def generate(pythia, n_events: int, batch_size: int = 100) -> ak.Array:
+def generate(pythia, n_events: int, batch_size: int = 100, on_batch=None) -> ak.Array:
     """n_events events as a record array: particles (jagged), the hard process' pT-hat and m-hat and
-    the incoming partons' momentum fractions x1, x2."""
+    the incoming partons' momentum fractions x1, x2.  `on_batch`, when given, also receives every raw
+    nextBatch result (the full event record), e.g. to write HepMC3."""
     charge_of = pythia.particleData.charge
     charges: dict[int, float] = {}
     pieces = []
@@ -103,6 +104,8 @@ def generate(pythia, n_events: int, batch_size: int = 100) -> ak.Array:
             if pythia.infoPython().atEndOfFile():
                 break  # the LHE file ran out: the caller decides whether a short chunk is an error
             raise RuntimeError("Pythia produced no event in a whole batch; check the card and the log")
+        if on_batch is not None:
+            on_batch(batch)
         for code in np.unique(ak.to_numpy(ak.flatten(batch["prt"]["id"]))):
             charges.setdefault(int(code), float(charge_of(int(code))))
         pieces.append(
@@ -123,15 +126,26 @@ def generate(pythia, n_events: int, batch_size: int = 100) -> ak.Array:
     return ak.concatenate(pieces)
 
 
-def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, batch_size: int = 100) -> dict:
-    """Generate one chunk of a sample into a Parquet file; returns its metadata."""
+def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, batch_size: int = 100,
+                   hepmc_output=None) -> dict:
+    """Generate one chunk of a sample into a Parquet file (`output`) and/or the full event record into a
+    HepMC3 file (`hepmc_output`); returns its metadata.  The same seed gives the same events in both."""
     seed = derive_seed(global_seed, "generate", sample, chunk)
     lhe_file = les_houches_file(card_path)
     if lhe_file is not None and not lhe_file.is_file():
         raise FileNotFoundError(f"{card_path}: Les Houches file {lhe_file} does not exist")
     # Chunks of a Les Houches sample read consecutive, disjoint ranges of the file.
     pythia = configure_pythia(card_path, seed, chunk * n_events if lhe_file else 0)
-    events = generate(pythia, n_events, batch_size)
+    if hepmc_output is not None:
+        import pyhepmc
+
+        from workflow_scripts.hepmc import BatchWriter
+
+        with files.atomic_output(hepmc_output) as temporary:
+            with pyhepmc.open(temporary, "w") as writer:
+                events = generate(pythia, n_events, batch_size, on_batch=BatchWriter(writer))
+    else:
+        events = generate(pythia, n_events, batch_size)
     if lhe_file is not None and len(events) < n_events:
         if not les_houches_file_is_complete(lhe_file):
             raise OSError(f"Les Houches file {lhe_file} is truncated: it ends without </LesHouchesEvents>")
@@ -150,21 +164,26 @@ def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, gl
         "generator": f"pythia8mc {pythia_version()}",
         "card_sha256": hashlib.sha256(Path(card_path).read_bytes()).hexdigest(),
     }
-    files.write_awkward(events, output, metadata)
+    if output is not None:
+        files.write_awkward(events, output, metadata)
     return metadata
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.generation", description=__doc__.split("\n")[0])
     parser.add_argument("--card", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--output", type=Path, help="final-state particles as Parquet")
+    parser.add_argument("--hepmc", type=Path, help="the full event record as HepMC3 ASCII")
     parser.add_argument("--sample", required=True)
     parser.add_argument("--chunk", type=int, required=True)
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=100, help="events per Pythia nextBatch call")
     parser.add_argument("--seed", type=int, required=True, help="global seed")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    metadata = generate_chunk(args.card, args.output, args.sample, args.chunk, args.events, args.seed, args.batch_size)
+    if args.output is None and args.hepmc is None:
+        parser.error("give --output, --hepmc or both")
+    metadata = generate_chunk(args.card, args.output, args.sample, args.chunk, args.events, args.seed, args.batch_size,
+                              args.hepmc)
     print(metadata, flush=True)
 
 
