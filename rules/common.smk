@@ -77,11 +77,28 @@ def cwola_trainings():
     ]
 
 
-def cwola_training_outputs():
+def cwola_training_outputs(method="cwola"):
+    """Metrics of every CWoLa training (`cwola`) or transfer-learning fine-tuning (`transfer`)."""
     return [
-        "{metrics}/trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(metrics=CWOLA_METRICS, **point)
+        "{metrics}/{method}_trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(
+            metrics=CWOLA_METRICS, method=method, **point)
         for point in cwola_trainings()
     ]
+
+
+def pretrained_model(wildcards):
+    """Fine-tuning starts from the held-out benchmark's pretrained network; plain CWoLa from scratch."""
+    if wildcards.method == "transfer":
+        return f"results/models/transfer/{wildcards.benchmark}/{wildcards.npix}px/pretrained.pt"
+    return []
+
+
+def pretraining_signals(wildcards):
+    """Every Hidden-Valley sample except the held-out benchmark: transfer learning's source signals."""
+    others = [name for name, entry in SAMPLES.items() if entry["process"] == "hidden_valley" and name != wildcards.benchmark]
+    if not others:
+        raise ValueError(f"transfer learning for {wildcards.benchmark} needs other Hidden-Valley samples in the config")
+    return others
 
 
 def cwola_training_mem_mb(wildcards):
@@ -107,6 +124,9 @@ def cwola_outputs():
     outputs = expand("results/figures/cwola/{figure}.{ext}", figure=["fig01_mjj", "fig02_images", "fig03_significance"],
                      ext=["pdf", "png"])
     outputs.append(f"{CWOLA_METRICS}/cwola_summary.csv")
+    if "transfer" in CWOLA:
+        outputs += expand("results/figures/cwola/fig04_transfer.{ext}", ext=["pdf", "png"])
+        outputs.append(f"{CWOLA_METRICS}/transfer_summary.csv")
     if "generator_cut_check" in CWOLA:
         outputs += [f"{CWOLA_METRICS}/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
     return outputs

@@ -109,3 +109,26 @@ rule cwola_dataset:
         " --signal {wildcards.benchmark} --background-sr-events {params.background_sr_events}"
         " --injection {wildcards.injection} --trial {wildcards.trial}"
         " --validation-fraction {params.validation_fraction} --seed {params.seed} --output {output} > {log} 2>&1"
+
+
+rule transfer_pretraining_set:
+    input:
+        background=window_events(CWOLA["background"]),
+        test=rules.cwola_test_set.output,
+        signals=lambda wildcards: [window_events(sample) for sample in pretraining_signals(wildcards)],
+    output:
+        "results/datasets/transfer/{benchmark}/pretraining.parquet",
+    params:
+        background=CWOLA["background"],
+        n_per_class=lambda wildcards: CWOLA["transfer"]["n_per_class"],
+        validation_fraction=CWOLA["validation_fraction"],
+        seed=config["seed"],
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/transfer_pretraining_set/{benchmark}.log",
+    shell:
+        "python -m workflow_scripts.datasets pretraining --background-windows {input.background} --test-set {input.test}"
+        " --signal-windows {input.signals} --background {params.background} --held-out {wildcards.benchmark}"
+        " --n-per-class {params.n_per_class} --validation-fraction {params.validation_fraction}"
+        " --seed {params.seed} --output {output} > {log} 2>&1"

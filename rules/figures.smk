@@ -67,7 +67,7 @@ rule cwola_fig02_images:
 
 rule cwola_fig03_significance:
     input:
-        rules.cwola_summary.output,
+        f"{CWOLA_METRICS}/cwola_summary.csv",
     output:
         pdf=report("results/figures/cwola/fig03_significance.pdf", category="CWoLa", caption="../report/cwola_fig03_significance.rst"),
         png="results/figures/cwola/fig03_significance.png",
@@ -80,3 +80,21 @@ rule cwola_fig03_significance:
     shell:
         "python -m workflow_scripts.figures cwola-fig03 --summary {input} --benchmarks {params.benchmarks}"
         " --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_fig04_transfer:
+    input:
+        transfer=f"{CWOLA_METRICS}/transfer_summary.csv",
+        cwola=f"{CWOLA_METRICS}/cwola_summary.csv",
+    output:
+        pdf=report("results/figures/cwola/fig04_transfer.pdf", category="CWoLa", caption="../report/cwola_fig04_transfer.rst"),
+        png="results/figures/cwola/fig04_transfer.png",
+    params:
+        benchmarks=CWOLA["benchmarks"][:2],
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cwola_fig04_transfer/fig04.log",
+    shell:
+        "python -m workflow_scripts.figures cwola-fig03 --summary {input.transfer} --compare {input.cwola}"
+        " --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"

@@ -47,23 +47,20 @@ rule toy_summary:
         "python -m workflow_scripts.tables concat {input} --output {output} > {log} 2>&1"
 
 
-rule train_cwola:
+rule pretrain_transfer:
     input:
-        dataset=rules.cwola_dataset.output,
-        test=rules.cwola_test_set.output,
+        dataset=rules.transfer_pretraining_set.output,
         background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
-        signal_images=lambda wildcards: image_file(wildcards.benchmark, wildcards.npix),
+        signal_images=lambda wildcards: [image_file(sample, wildcards.npix) for sample in pretraining_signals(wildcards)],
     output:
-        model="results/models/cwola/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
-        metrics=f"{CWOLA_METRICS}/trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
-        history=f"{CWOLA_METRICS}/trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
+        model="results/models/transfer/{benchmark}/{npix}px/pretrained.pt",
+        history=f"{CWOLA_METRICS}/transfer_pretraining/{{benchmark}}/{{npix}}px_history.csv",
     params:
+        images=lambda wildcards: " ".join(
+            f"{sample}={image_file(sample, wildcards.npix)}"
+            for sample in [CWOLA["background"], *pretraining_signals(wildcards)]),
         network=shlex.quote(json.dumps(CWOLA["network"])),
-        fit=shlex.quote(json.dumps(CWOLA["fit"])),
-        efficiencies=CWOLA["background_efficiencies"],
-        identifiers=lambda wildcards: shlex.quote(json.dumps({
-            "benchmark": wildcards.benchmark, "resolution": int(wildcards.npix),
-            "injection": float(wildcards.injection), "trial": int(wildcards.trial)})),
+        fit=lambda wildcards: shlex.quote(json.dumps(CWOLA["transfer"]["fit"])),
         unit_intensity="--unit-intensity" if CWOLA["unit_intensity_images"] else "",
         seed=config["seed"],
         device=config["training"]["device"],
@@ -75,25 +72,70 @@ rule train_cwola:
     conda:
         "../envs/ml.yaml"
     log:
-        "logs/train_cwola/{benchmark}/{npix}px/ssb{injection}/trial{trial}.log",
+        "logs/pretrain_transfer/{benchmark}/{npix}px.log",
     benchmark:
-        "benchmarks/train_cwola/{benchmark}/{npix}px/ssb{injection}/trial{trial}.tsv"
+        "benchmarks/pretrain_transfer/{benchmark}/{npix}px.tsv"
+    shell:
+        "python -m workflow_scripts.training pretrain --dataset {input.dataset} --images {params.images}"
+        " --network {params.network} --fit {params.fit} --held-out {wildcards.benchmark} {params.unit_intensity}"
+        " --seed {params.seed} --device {params.device} --threads {threads} --model {output.model}"
+        " --history {output.history} > {log} 2>&1"
+
+
+rule train_cwola:
+    input:
+        dataset=rules.cwola_dataset.output,
+        test=rules.cwola_test_set.output,
+        background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
+        signal_images=lambda wildcards: image_file(wildcards.benchmark, wildcards.npix),
+        pretrained=pretrained_model,
+    output:
+        model="results/models/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
+        metrics=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
+        history=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
+    params:
+        network=shlex.quote(json.dumps(CWOLA["network"])),
+        fit=shlex.quote(json.dumps(CWOLA["fit"])),
+        efficiencies=CWOLA["background_efficiencies"],
+        identifiers=lambda wildcards: shlex.quote(json.dumps({
+            "benchmark": wildcards.benchmark, "resolution": int(wildcards.npix),
+            "injection": float(wildcards.injection), "trial": int(wildcards.trial)})),
+        pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
+        unit_intensity="--unit-intensity" if CWOLA["unit_intensity_images"] else "",
+        seed=config["seed"],
+        device=config["training"]["device"],
+    wildcard_constraints:
+        method="cwola|transfer",
+    threads: CWOLA["threads"]
+    resources:
+        gpu=training_gpus,
+        mem_mb=cwola_training_mem_mb,
+        runtime=cwola_training_runtime,
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.log",
+    benchmark:
+        "benchmarks/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.tsv"
     shell:
         "python -m workflow_scripts.training cwola --dataset {input.dataset} --test-set {input.test}"
         " --background-images {input.background_images} --signal-images {input.signal_images}"
         " --network {params.network} --fit {params.fit} --background-efficiencies {params.efficiencies}"
-        " --identifiers {params.identifiers} {params.unit_intensity} --seed {params.seed} --device {params.device} --threads {threads}"
-        " --model {output.model} --metrics {output.metrics} --history {output.history} > {log} 2>&1"
+        " --identifiers {params.identifiers} {params.pretrained} {params.unit_intensity} --seed {params.seed}"
+        " --device {params.device} --threads {threads} --model {output.model} --metrics {output.metrics}"
+        " --history {output.history} > {log} 2>&1"
 
 
 rule cwola_summary:
     input:
-        cwola_training_outputs(),
+        lambda wildcards: cwola_training_outputs(wildcards.method),
     output:
-        f"{CWOLA_METRICS}/cwola_summary.csv",
+        f"{CWOLA_METRICS}/{{method}}_summary.csv",
+    wildcard_constraints:
+        method="cwola|transfer",
     conda:
         "../envs/ml.yaml"
     log:
-        "logs/cwola_summary/summary.log",
+        "logs/cwola_summary/{method}.log",
     shell:
         "python -m workflow_scripts.tables concat {input} --output {output} > {log} 2>&1"

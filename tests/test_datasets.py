@@ -69,3 +69,24 @@ def test_stage_files_round_trip(tmp_path):
     stored, metadata = files.read_table(tmp_path / "trial0.parquet")
     pd.testing.assert_frame_equal(stored, data)
     assert metadata["counts"]["signal_SR"] == 200 and metadata["injection"] == 5.0
+
+
+def test_pretraining_set_mixes_other_benchmarks_and_avoids_the_test_set(tmp_path):
+    test_background = datasets.test_rows(BACKGROUND, 400, seed=1, source="background")
+    others = {"hv_dd_lambda5": window_table(300, 50), "hv_id_lambda20": window_table(400, 80), "hv_id_lambda1": window_table(500, 10)}
+    data = datasets.pretraining_set(BACKGROUND, test_background, others, 900, 0.2, seed=3, background_name="qcd")
+    assert data.groupby("is_signal").size().to_dict() == {0: 900, 1: 900}
+    assert data[data.is_signal == 1].groupby("source").size().to_dict() == {"hv_dd_lambda5": 300, "hv_id_lambda1": 300,
+                                                                           "hv_id_lambda20": 300}
+    assert not set(data.row[data.source == "qcd"]) & set(test_background)
+    assert (BACKGROUND.region.to_numpy()[data.row[data.source == "qcd"]] == "SR").all()
+    assert (data.split == "validation").mean() == pytest.approx(0.2, abs=0.01)
+    for name, table in others.items():
+        files.write_table(table, tmp_path / f"{name}.parquet", {})
+    files.write_table(BACKGROUND, tmp_path / "qcd.parquet", {})
+    datasets.write_test_set(tmp_path / "qcd.parquet", tmp_path / "hv_id_lambda1.parquet", 300, 11, "qcd",
+                            "hv_id_lambda10", tmp_path / "test.parquet")
+    with pytest.raises(ValueError, match="held-out benchmark hv_id_lambda1 cannot be part of its own pretraining"):
+        datasets.write_pretraining_set(tmp_path / "qcd.parquet", tmp_path / "test.parquet",
+                                       {name: tmp_path / f"{name}.parquet" for name in others}, 100, 0.2, 11, "qcd",
+                                       "hv_id_lambda1", tmp_path / "pretraining.parquet")

@@ -118,3 +118,22 @@ def test_model_file_round_trip(tmp_path):
     model.eval()
     torch.testing.assert_close(loaded.eval()(images), model(images))
     assert payload["identifiers"] == {"trial": 0}
+
+
+def test_fine_tuning_leaves_the_frozen_feature_extractor_bit_identical():
+    rng = np.random.default_rng(5)
+    x, y = toy_data(rng, 100)
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    fit(model, x, y, x, y, FitSettings(learning_rate=1e-2, batch_size=50, patience=1, max_epochs=2), seed=0,
+        log=lambda line: None)  # "pretraining": moves every weight and the batch-norm statistics
+    frozen = {name: value.clone() for name, value in model.state_dict().items() if "head" not in name}
+    head_before = [p.clone() for p in model.jet_network.head.parameters()]
+    model.freeze_feature_extractor()
+    model.reset_head()
+    assert not any(torch.equal(a, b) for a, b in zip(head_before, model.jet_network.head.parameters()) if a.dim() > 1)
+    fit(model, x, 1 - y, x, 1 - y, FitSettings(learning_rate=1e-2, batch_size=50, patience=2, max_epochs=3), seed=1,
+        log=lambda line: None)
+    for name, value in frozen.items():
+        assert torch.equal(model.state_dict()[name], value), name
+    assert not torch.equal(model.jet_network.head[0].weight, head_before[0])  # the dense layers did learn

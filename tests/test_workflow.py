@@ -60,7 +60,7 @@ def test_same_seed_same_results(finished_run, tmp_path):
     """A second run from nothing reproduces every metric (CPU, same thread count) and CWoLa's pseudo-experiments."""
     toy_metrics = Path("results/metrics/cohen2018_toy/jobs/mae-1/metrics.csv")
     cwola_dataset = Path("results/datasets/cwola/hv_id_lambda10/ssb2/trial1.parquet")
-    cwola_metrics = Path("results/metrics/cwola/trainings/hv_id_lambda10/25px/ssb2/trial1.csv")
+    cwola_metrics = Path("results/metrics/cwola/cwola_trainings/hv_id_lambda10/25px/ssb2/trial1.csv")
     result = snakemake(tmp_path, str(toy_metrics), str(cwola_metrics))
     assert result.returncode == 0, result.stderr[-3000:]
     for relative in (toy_metrics, Path("results/datasets/cohen2018_toy/toy.parquet"), cwola_dataset,
@@ -158,7 +158,11 @@ def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finish
     images = np.load(finished_run / "results" / "images" / "hv_id_lambda10" / "images_25px.npy", mmap_mode="r")
     windows, _ = read_table(finished_run / "results" / "images" / "hv_id_lambda10" / "window_events.parquet")
     assert images.shape == (len(windows), 2, 25, 25) and images.sum() > 0
-    for name in ("fig02_images", "fig03_significance"):
+    transfer = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "transfer_summary.csv")
+    assert len(transfer) == len(summary) and (transfer.method == "transfer").all() and (summary.method == "cwola").all()
+    pretraining, _ = read_table(finished_run / "results" / "datasets" / "transfer" / "hv_id_lambda10" / "pretraining.parquet")
+    assert set(pretraining.source) == {"qcd_dijet", "hv_dd_lambda10"}  # never the held-out benchmark itself
+    for name in ("fig02_images", "fig03_significance", "fig04_transfer"):
         for ext in ("pdf", "png"):
             assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000
 

@@ -93,6 +93,56 @@ def pseudo_experiment(background_table, signal_table, background_test_rows, sign
     return data
 
 
+def pretraining_set(background_table, background_test_rows, signal_tables: dict[str, pd.DataFrame], n_per_class: int,
+                    validation_fraction: float, seed: int, background_name: str = "background") -> pd.DataFrame:
+    """Transfer-learning source data: pure signal-region background against a pure mixture of signals.
+
+    The background never includes the CWoLa test set; the signal mixture takes
+    equal shares from every sample in `signal_tables` (the held-out benchmark
+    must not be among them).  Columns: source (sample name), row, is_signal, split.
+    """
+    rng = np.random.default_rng(seed)
+    available = np.ones(len(background_table), dtype=bool)
+    available[background_test_rows] = False
+    pool = np.flatnonzero(available & (background_table.region.to_numpy() == "SR"))
+    if len(pool) < n_per_class:
+        raise ValueError(f"pretraining needs {n_per_class} signal-region background events outside the test set, "
+                         f"{len(pool)} exist (config key cwola.transfer.n_per_class)")
+    parts = [pd.DataFrame({"source": background_name, "row": np.sort(rng.choice(pool, n_per_class, replace=False)),
+                           "is_signal": 0})]
+    names = sorted(signal_tables)
+    shares = np.full(len(names), n_per_class // len(names))
+    shares[: n_per_class % len(names)] += 1
+    for name, share in zip(names, shares):
+        candidates = np.flatnonzero(signal_tables[name].region.to_numpy() == "SR")
+        if len(candidates) < share:
+            raise ValueError(f"pretraining needs {share} signal-region events of {name}, it has {len(candidates)}; "
+                             "generate more chunks of it or lower config key cwola.transfer.n_per_class")
+        parts.append(pd.DataFrame({"source": name, "row": np.sort(rng.choice(candidates, share, replace=False)),
+                                   "is_signal": 1}))
+    data = pd.concat(parts, ignore_index=True)
+    validation = np.zeros(len(data), dtype=bool)
+    for _, cell in data.groupby("is_signal"):
+        validation[rng.choice(cell.index.to_numpy(), size=int(round(validation_fraction * len(cell))), replace=False)] = True
+    data["split"] = np.where(validation, "validation", "train")
+    return data
+
+
+def write_pretraining_set(background_windows, test_set, signal_windows: dict, n_per_class, validation_fraction,
+                          global_seed, background, held_out, output) -> pd.DataFrame:
+    if held_out in signal_windows:
+        raise ValueError(f"the held-out benchmark {held_out} cannot be part of its own pretraining data")
+    background_table, _ = files.read_table(background_windows)
+    test, _ = files.read_table(test_set)
+    tables = {name: files.read_table(path)[0] for name, path in signal_windows.items()}
+    seed = derive_seed(global_seed, "transfer-pretraining", held_out)
+    data = pretraining_set(background_table, test.row[test.source == "background"].to_numpy(), tables, n_per_class,
+                           validation_fraction, seed, background_name=background)
+    files.write_table(data, output, {"background": background, "held_out": held_out, "signals": sorted(tables),
+                                     "n_per_class": n_per_class, "seed": seed})
+    return data
+
+
 def write_test_set(background_windows, signal_windows, n_test, global_seed, background, signal, output) -> pd.DataFrame:
     background_table, _ = files.read_table(background_windows)
     signal_table, _ = files.read_table(signal_windows)
@@ -142,7 +192,24 @@ def main(argv=None) -> None:
             command.add_argument("--injection", type=float, required=True, help="S/sqrt(B) in the signal region")
             command.add_argument("--trial", type=int, required=True)
             command.add_argument("--validation-fraction", type=float, required=True)
+    pretraining = sub.add_parser("pretraining", help="transfer-learning source data for one held-out benchmark")
+    pretraining.add_argument("--background-windows", type=Path, required=True)
+    pretraining.add_argument("--test-set", type=Path, required=True)
+    pretraining.add_argument("--signal-windows", type=Path, nargs="+", required=True,
+                             help="window tables of the other benchmarks, results/images/{sample}/window_events.parquet")
+    pretraining.add_argument("--background", required=True)
+    pretraining.add_argument("--held-out", required=True)
+    pretraining.add_argument("--n-per-class", type=int, required=True)
+    pretraining.add_argument("--validation-fraction", type=float, required=True)
+    pretraining.add_argument("--seed", type=int, required=True)
+    pretraining.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "pretraining":
+        signal_windows = {Path(path).parent.name: path for path in args.signal_windows}
+        data = write_pretraining_set(args.background_windows, args.test_set, signal_windows, args.n_per_class,
+                                     args.validation_fraction, args.seed, args.background, args.held_out, args.output)
+        print(json.dumps(data.groupby(["source", "split"]).size().rename("events").reset_index().to_dict("records")))
+        return
     if args.command == "test":
         data = write_test_set(args.background_windows, args.signal_windows, args.n_test, args.seed, args.background,
                               args.signal, args.output)

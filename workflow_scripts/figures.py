@@ -297,30 +297,36 @@ def cwola_fig02(inputs: dict, signal_label: str, output) -> None:
     save(figure, output)
 
 
-def cwola_fig03(summary: pd.DataFrame, benchmarks, output) -> None:
-    """Paper Fig. 3: significance after the cut against injected S/sqrt(B), mean and standard deviation over
-    pseudo-experiments, one panel per (resolution, benchmark), one curve per background efficiency."""
+def cwola_fig03(summary: pd.DataFrame, benchmarks, output, compare: pd.DataFrame | None = None,
+                labels=("CWoLa", "CWoLa")) -> None:
+    """Paper Fig. 3 (and Fig. 4 with `compare`): significance after the cut against injected S/sqrt(B), mean and
+    standard deviation over pseudo-experiments, one panel per (resolution, benchmark), one colour per background
+    efficiency; `compare` is drawn dashed in the same colours (Fig. 4: transfer solid, plain CWoLa dashed)."""
     if summary.empty:
-        raise ValueError("fig03 needs CWoLa training metrics; the summary table is empty")
+        raise ValueError("the figure needs training metrics; the summary table is empty")
     resolutions = sorted(summary.resolution.unique())
     figure, axes = plt.subplots(len(resolutions), len(benchmarks), figsize=(6.5 * len(benchmarks), 5.5 * len(resolutions)),
                                 squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    top = max(summary.injection.max(), summary.significance_after.max()) * 1.1
+    tables = [(summary, "-", "o", labels[0])] + ([(compare, "--", "s", labels[1])] if compare is not None else [])
+    top = max(max(table.injection.max(), table.significance_after.max()) for table, *_ in tables) * 1.1
     for row, resolution in enumerate(resolutions):
         for column, benchmark in enumerate(benchmarks):
             axis = axes[row, column]
+            for table, style, marker, label in tables:
+                selected = table[(table.benchmark == benchmark) & (table.resolution == resolution)]
+                for color, (efficiency, curve) in zip(colors, selected.groupby("background_efficiency")):
+                    points = curve.groupby("injection").significance_after.agg(["mean", "std"]).reset_index()
+                    axis.errorbar(points.injection, points["mean"], yerr=points["std"].fillna(0.0), color=color,
+                                  ls=style, marker=marker, capsize=3,
+                                  label=rf"{label if compare is not None else ''} $\epsilon_b$ = {efficiency:g}".strip())
             selected = summary[(summary.benchmark == benchmark) & (summary.resolution == resolution)]
-            for color, (efficiency, curve) in zip(colors, selected.groupby("background_efficiency")):
-                points = curve.groupby("injection").significance_after.agg(["mean", "std", "count"]).reset_index()
-                axis.errorbar(points.injection, points["mean"], yerr=points["std"].fillna(0.0), color=color, marker="o",
-                              capsize=3, label=rf"$\epsilon_b$ = {efficiency:g}")
-            axis.plot([0, top], [0, top], ls=":", color="black", label="slope 1 (no classifier)")
             n_trials = int(selected.groupby(["injection", "background_efficiency"]).size().max()) if len(selected) else 0
+            axis.plot([0, top], [0, top], ls=":", color="black", label="slope 1 (no classifier)")
             axis.set(xlabel=r"injected $S/\sqrt{B}$", ylabel=r"significance after the cut [$\sigma$]", xlim=(0, top),
                      ylim=(0, top))
             axis.set_title(f"{sample_label(benchmark)}, {resolution}x{resolution}, {n_trials} trials", fontsize=13)
-            axis.legend(loc="upper left", fontsize=11)
+            axis.legend(loc="upper left", fontsize=10)
     save(figure, output)
 
 
@@ -360,6 +366,7 @@ def main(argv=None) -> None:
     significance = sub.add_parser("cwola-fig03", help="significance after the cut against injected S/sqrt(B)")
     significance.add_argument("--summary", type=Path, required=True)
     significance.add_argument("--benchmarks", nargs="+", required=True)
+    significance.add_argument("--compare", type=Path, help="a second summary drawn dashed (Fig. 4: plain CWoLa)")
     significance.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     apply_style()
@@ -368,7 +375,9 @@ def main(argv=None) -> None:
                               args.background_images, args.npix)
         cwola_fig02(inputs, args.signal_label, args.output)
     elif args.figure == "cwola-fig03":
-        cwola_fig03(pd.read_csv(args.summary), args.benchmarks, args.output)
+        compare = pd.read_csv(args.compare) if args.compare else None
+        cwola_fig03(pd.read_csv(args.summary), args.benchmarks, args.output, compare,
+                    labels=("transfer", "CWoLa") if compare is not None else ("CWoLa", "CWoLa"))
     elif args.figure == "cwola-fig01":
         sidebands = [args.sidebands[:2], args.sidebands[2:]]
         cwola_fig01(read_mjj(args.background), read_mjj(args.signal), args.signal_label, args.signal_region, sidebands, args.output)

@@ -81,6 +81,26 @@ class JetPairClassifier(nn.Module):
         self.jet_norms = nn.ModuleList([nn.BatchNorm2d(1, eps=1e-3, momentum=0.01) for _ in range(2)])
         self.jet_network = JetCNN(npix, settings)
 
+    features_frozen = False
+
+    def freeze_feature_extractor(self) -> None:
+        """Transfer learning: the per-jet batch norms and convolutions keep their pretrained values for good
+        (no gradients, and the batch norms stay in evaluation mode so their running statistics stay too)."""
+        self.features_frozen = True
+        for module in (self.jet_norms, self.jet_network.features):
+            module.requires_grad_(False)
+        self.train(self.training)
+
+    def reset_head(self) -> None:
+        """Fresh dense layers (the paper's theta), initialised from the current torch random state."""
+        self.jet_network.head.apply(keras_initialisation)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.features_frozen:
+            self.jet_norms.eval()
+        return self
+
     def jet_logits(self, images) -> tuple[torch.Tensor, torch.Tensor]:
         """One logit per jet; the shared network sees both jets in one batch."""
         first = self.jet_norms[0](images[:, 0:1])

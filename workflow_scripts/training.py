@@ -23,7 +23,7 @@ import torch
 
 from workflow_scripts import files, images, metrics
 from workflow_scripts.devices import resolve_device, set_cpu_threads
-from workflow_scripts.models import CNNSettings, JetPairClassifier, product_bce, save_model
+from workflow_scripts.models import CNNSettings, JetPairClassifier, load_model, product_bce, save_model
 from workflow_scripts.seeding import derive_seed
 
 
@@ -137,10 +137,31 @@ def significance_table(test_scores, test_is_signal, n_signal_sr: int, n_backgrou
     return pd.DataFrame(rows)
 
 
+def pretrain(dataset_path, image_files: dict[str, Path], network: CNNSettings, settings: FitSettings, global_seed: int,
+             held_out: str, device: str = "auto", unit_intensity: bool = False) -> tuple:
+    """Transfer learning's first step: pure background against pure signals of the other benchmarks."""
+    dataset, _ = files.read_table(dataset_path)
+    torch_device = resolve_device(device)
+    seed = derive_seed(global_seed, "transfer-pretrain", held_out)
+    torch.manual_seed(seed)
+    train = dataset[dataset.split == "train"]
+    validation = dataset[dataset.split == "validation"]
+    train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
+    model = JetPairClassifier(train_x.shape[-1], network).to(torch_device)
+    result = fit(model, train_x, to_device(train.is_signal.to_numpy(), torch_device),
+                 to_device(gather_images(validation, image_files, unit_intensity), torch_device),
+                 to_device(validation.is_signal.to_numpy(), torch_device), settings, seed)
+    return model, result, seed
+
+
 def train_cwola(dataset_path, test_path, background_images, signal_images, network: CNNSettings, settings: FitSettings,
                 background_efficiencies, global_seed: int, identifiers: dict, device: str = "auto",
-                unit_intensity: bool = True) -> tuple:
-    """Train one pseudo-experiment; return (model, metrics table, fit result)."""
+                unit_intensity: bool = True, pretrained=None) -> tuple:
+    """Train one pseudo-experiment; return (model, metrics table, fit result).
+
+    With `pretrained` (a model file from `pretrain`), this is transfer learning's fine-tuning: the
+    pretrained feature extractor is loaded and frozen and fresh dense layers are trained.
+    """
     dataset, dataset_meta = files.read_table(dataset_path)
     test, _ = files.read_table(test_path)
     image_files = {"background": background_images, "signal": signal_images}
@@ -152,6 +173,14 @@ def train_cwola(dataset_path, test_path, background_images, signal_images, netwo
     train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
     npix = train_x.shape[-1]
     model = JetPairClassifier(npix, network).to(torch_device)
+    if pretrained is not None:
+        source, payload = load_model(pretrained, torch_device)
+        if (payload["npix"], CNNSettings.from_dict(payload["settings"])) != (npix, network):
+            raise ValueError(f"pretrained model {pretrained} has npix {payload['npix']} and {payload['settings']}, "
+                             f"this training {npix} and {network.to_dict()}")
+        model.load_state_dict(source.state_dict())
+        model.freeze_feature_extractor()
+        model.reset_head()
     result = fit(model, train_x, to_device(train.label.to_numpy(), torch_device),
                  to_device(gather_images(validation, image_files, unit_intensity), torch_device),
                  to_device(validation.label.to_numpy(), torch_device), settings, seed)
@@ -161,7 +190,8 @@ def train_cwola(dataset_path, test_path, background_images, signal_images, netwo
     counts = dataset_meta["counts"]
     table = significance_table(scores, test.is_signal.to_numpy(), counts["signal_SR"], counts["background_SR"],
                                background_efficiencies)
-    summary = {**identifiers, "npix": npix, "unit_intensity": unit_intensity, "seed": seed, "device": torch_device.type,
+    summary = {**identifiers, "method": "transfer" if pretrained is not None else "cwola", "npix": npix,
+               "unit_intensity": unit_intensity, "seed": seed, "device": torch_device.type,
                "n_train": len(train), "n_validation": len(validation),
                **{f"n_{key}": value for key, value in counts.items()},
                "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
@@ -191,12 +221,36 @@ def main(argv=None) -> None:
     cwola.add_argument("--model", type=Path, required=True)
     cwola.add_argument("--metrics", type=Path, required=True)
     cwola.add_argument("--history", type=Path, required=True)
+    cwola.add_argument("--pretrained", type=Path, help="transfer learning: freeze this model's feature extractor")
+    pre = sub.add_parser("pretrain", help="transfer learning: pure background against the other benchmarks' signals")
+    pre.add_argument("--dataset", type=Path, required=True)
+    pre.add_argument("--images", nargs="+", required=True, help="SAMPLE=PATH image files of every source in the dataset")
+    pre.add_argument("--network", required=True)
+    pre.add_argument("--fit", required=True)
+    pre.add_argument("--held-out", required=True)
+    pre.add_argument("--unit-intensity", action="store_true")
+    pre.add_argument("--seed", type=int, required=True)
+    pre.add_argument("--device", default="auto")
+    pre.add_argument("--threads", type=int, default=1)
+    pre.add_argument("--model", type=Path, required=True)
+    pre.add_argument("--history", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     set_cpu_threads(args.threads)
+    if args.command == "pretrain":
+        image_files = dict(item.split("=", 1) for item in args.images)
+        model, result, seed = pretrain(args.dataset, image_files, CNNSettings.from_dict(json.loads(args.network)),
+                                       FitSettings(**json.loads(args.fit)), args.seed, args.held_out, args.device,
+                                       args.unit_intensity)
+        save_model(model, args.model, {"held_out": args.held_out, "best_epoch": result.best_epoch, "seed": seed,
+                                       "unit_intensity": args.unit_intensity})
+        files.write_csv(result.history.assign(held_out=args.held_out), args.history)
+        print(f"best epoch {result.best_epoch}, validation loss {result.best_validation_loss:.5f}")
+        return
     identifiers = json.loads(args.identifiers)
     model, table, result = train_cwola(args.dataset, args.test_set, args.background_images, args.signal_images,
                                        CNNSettings.from_dict(json.loads(args.network)), FitSettings(**json.loads(args.fit)),
-                                       args.background_efficiencies, args.seed, identifiers, args.device, args.unit_intensity)
+                                       args.background_efficiencies, args.seed, identifiers, args.device, args.unit_intensity,
+                                       args.pretrained)
     save_model(model, args.model, {"identifiers": identifiers, "best_epoch": result.best_epoch,
                                    "unit_intensity": args.unit_intensity})
     files.write_csv(result.history.assign(**identifiers), args.history)
