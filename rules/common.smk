@@ -87,9 +87,12 @@ def cwola_training_outputs(method="cwola"):
 
 
 def pretrained_model(wildcards):
-    """Fine-tuning starts from the held-out benchmark's pretrained network; plain CWoLa from scratch."""
+    """Fine-tuning starts from the held-out benchmark's pretrained (transfer) or meta-trained (meta) network;
+    plain CWoLa starts from scratch."""
     if wildcards.method == "transfer":
         return f"results/models/transfer/{wildcards.benchmark}/{wildcards.npix}px/pretrained.pt"
+    if wildcards.method == "meta":
+        return f"results/models/meta/{wildcards.benchmark}/{wildcards.npix}px/meta_trained.pt"
     return []
 
 
@@ -127,6 +130,9 @@ def cwola_outputs():
     if "transfer" in CWOLA:
         outputs += expand("results/figures/cwola/fig04_transfer.{ext}", ext=["pdf", "png"])
         outputs.append(f"{CWOLA_METRICS}/transfer_summary.csv")
+    if "meta" in CWOLA:
+        outputs += expand("results/figures/cwola/fig05_meta_transfer.{ext}", ext=["pdf", "png"])
+        outputs.append(f"{CWOLA_METRICS}/meta_summary.csv")
     if "generator_cut_check" in CWOLA:
         outputs += [f"{CWOLA_METRICS}/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
     return outputs
@@ -151,6 +157,8 @@ def cohen2018_outputs():
     return figures + [f"{TOY_METRICS}/summary.csv"]
 
 
+if "meta" in CWOLA and "transfer" not in CWOLA:
+    raise ValueError("config key cwola.meta needs cwola.transfer: meta-transfer learning starts from its pretraining")
 for purpose, name in [("cwola.background", CWOLA["background"])] + [("cwola.benchmarks", b) for b in CWOLA["benchmarks"]]:
     require_sample(name, f"config key {purpose}")
 

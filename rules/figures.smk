@@ -97,4 +97,22 @@ rule cwola_fig04_transfer:
         "logs/cwola_fig04_transfer/fig04.log",
     shell:
         "python -m workflow_scripts.figures cwola-fig03 --summary {input.transfer} --compare {input.cwola}"
-        " --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"
+        " --labels transfer CWoLa --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_fig05_meta_transfer:
+    input:
+        meta=f"{CWOLA_METRICS}/meta_summary.csv",
+        transfer=f"{CWOLA_METRICS}/transfer_summary.csv",
+    output:
+        pdf=report("results/figures/cwola/fig05_meta_transfer.pdf", category="CWoLa", caption="../report/cwola_fig05_meta_transfer.rst"),
+        png="results/figures/cwola/fig05_meta_transfer.png",
+    params:
+        benchmarks=CWOLA["benchmarks"][:2],
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cwola_fig05_meta_transfer/fig05.log",
+    shell:
+        "python -m workflow_scripts.figures cwola-fig03 --summary {input.meta} --compare {input.transfer}"
+        " --labels meta-transfer transfer --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"

@@ -82,6 +82,42 @@ rule pretrain_transfer:
         " --history {output.history} > {log} 2>&1"
 
 
+rule meta_train:
+    input:
+        pretrained=rules.pretrain_transfer.output.model,
+        background_windows=window_events(CWOLA["background"]),
+        background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
+        test=rules.cwola_test_set.output,
+        signal_windows=lambda wildcards: [window_events(sample) for sample in pretraining_signals(wildcards)],
+        signal_images=lambda wildcards: [image_file(sample, wildcards.npix) for sample in pretraining_signals(wildcards)],
+    output:
+        model="results/models/meta/{benchmark}/{npix}px/meta_trained.pt",
+        history=f"{CWOLA_METRICS}/meta_training/{{benchmark}}/{{npix}}px_history.csv",
+    params:
+        signals=lambda wildcards: " ".join(
+            f"{sample}={window_events(sample)},{image_file(sample, wildcards.npix)}" for sample in pretraining_signals(wildcards)),
+        settings=lambda wildcards: shlex.quote(json.dumps(CWOLA["meta"])),
+        unit_intensity="--unit-intensity" if CWOLA["unit_intensity_images"] else "",
+        seed=config["seed"],
+        device=config["training"]["device"],
+    threads: CWOLA["threads"]
+    resources:
+        gpu=training_gpus,
+        mem_mb=cwola_training_mem_mb,
+        runtime=cwola_training_runtime,
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/meta_train/{benchmark}/{npix}px.log",
+    benchmark:
+        "benchmarks/meta_train/{benchmark}/{npix}px.tsv"
+    shell:
+        "python -m workflow_scripts.meta --pretrained {input.pretrained} --background-windows {input.background_windows}"
+        " --background-images {input.background_images} --test-set {input.test} --signals {params.signals}"
+        " --held-out {wildcards.benchmark} --settings {params.settings} {params.unit_intensity} --seed {params.seed}"
+        " --device {params.device} --threads {threads} --model {output.model} --history {output.history} > {log} 2>&1"
+
+
 rule train_cwola:
     input:
         dataset=rules.cwola_dataset.output,
@@ -105,7 +141,7 @@ rule train_cwola:
         seed=config["seed"],
         device=config["training"]["device"],
     wildcard_constraints:
-        method="cwola|transfer",
+        method="cwola|transfer|meta",
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
@@ -121,7 +157,8 @@ rule train_cwola:
         "python -m workflow_scripts.training cwola --dataset {input.dataset} --test-set {input.test}"
         " --background-images {input.background_images} --signal-images {input.signal_images}"
         " --network {params.network} --fit {params.fit} --background-efficiencies {params.efficiencies}"
-        " --identifiers {params.identifiers} {params.pretrained} {params.unit_intensity} --seed {params.seed}"
+        " --identifiers {params.identifiers} --method {wildcards.method} {params.pretrained} {params.unit_intensity}"
+        " --seed {params.seed}"
         " --device {params.device} --threads {threads} --model {output.model} --metrics {output.metrics}"
         " --history {output.history} > {log} 2>&1"
 
@@ -132,7 +169,7 @@ rule cwola_summary:
     output:
         f"{CWOLA_METRICS}/{{method}}_summary.csv",
     wildcard_constraints:
-        method="cwola|transfer",
+        method="cwola|transfer|meta",
     conda:
         "../envs/ml.yaml"
     log:

@@ -137,3 +137,53 @@ def test_fine_tuning_leaves_the_frozen_feature_extractor_bit_identical():
     for name, value in frozen.items():
         assert torch.equal(model.state_dict()[name], value), name
     assert not torch.equal(model.jet_network.head[0].weight, head_before[0])  # the dense layers did learn
+
+
+def test_unit_scaling_and_zero_shifting_reproduce_the_plain_network_exactly():
+    torch.manual_seed(3)
+    model = JetPairClassifier(16, SMALL).eval()
+    plain = torch.nn.Sequential(*[
+        torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, padding="same")
+        if isinstance(layer, torch.nn.Conv2d) else layer for layer in model.jet_network.features])
+    for target, source in zip(plain, model.jet_network.features):
+        if isinstance(source, torch.nn.Conv2d):
+            target.weight.data.copy_(source.weight.data)
+            target.bias.data.copy_(source.bias.data)
+    images = torch.rand(5, 1, 16, 16)
+    assert torch.equal(plain(images), model.jet_network.features(images))
+    assert all(torch.equal(p, torch.ones_like(p)) or torch.equal(p, torch.zeros_like(p)) for p in model.meta_parameters())
+    assert not any(p.requires_grad for p in model.meta_parameters())  # only meta-training moves them
+
+
+def test_meta_training_moves_only_dense_weights_scaling_and_shifting():
+    from workflow_scripts.meta import MetaSettings, Task, meta_train
+
+    rng = np.random.default_rng(6)
+    background = prong_images(200, False, rng)
+    tasks = [Task(f"task{k}", prong_images(60, True, rng) * (1 + 0.2 * k), np.arange(60), background, np.arange(200))
+             for k in range(2)]
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    settings = MetaSettings(n_per_class=20, base_epochs=2, base_learning_rate=1e-2, meta_learning_rate=1e-2, batch_size=16,
+                            patience=2, max_episodes=3)
+    history, best = meta_train(model, tasks, settings, seed=0, device=torch.device("cpu"), log=lambda line: None)
+    assert 0 <= best < len(history) <= 3 and history.mean_task_loss.notna().all()
+    after = model.state_dict()
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    meta_names = {name for name in before if name.endswith((".scale", ".shift"))}
+    head_names = {name for name in before if ".head." in name}
+    assert moved and moved <= meta_names | head_names
+    assert moved & meta_names and moved & head_names  # both the dense layers and S, S-bar learnt
+    assert not any(p.requires_grad for p in model.meta_parameters())
+
+
+def test_meta_task_draws_are_disjoint_and_too_small_pools_are_named():
+    from workflow_scripts.meta import Task
+
+    task = Task("hv_dd_lambda5", np.zeros((30, 2, 4, 4)), np.arange(30), np.zeros((50, 2, 4, 4)), np.arange(50))
+    draws = task.draw(np.random.default_rng(0), 10)
+    signal_rows = np.concatenate([signal for signal, _ in draws])
+    assert len(draws) == 3 and len(set(signal_rows)) == 30
+    with pytest.raises(ValueError, match="hv_dd_lambda5 needs 33 signal events.*cwola.meta.n_per_class"):
+        task.draw(np.random.default_rng(0), 11)

@@ -367,6 +367,7 @@ def main(argv=None) -> None:
     significance.add_argument("--summary", type=Path, required=True)
     significance.add_argument("--benchmarks", nargs="+", required=True)
     significance.add_argument("--compare", type=Path, help="a second summary drawn dashed (Fig. 4: plain CWoLa)")
+    significance.add_argument("--labels", nargs=2, default=["CWoLa", "CWoLa"], help="legend names of summary and compare")
     significance.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     apply_style()
@@ -376,8 +377,7 @@ def main(argv=None) -> None:
         cwola_fig02(inputs, args.signal_label, args.output)
     elif args.figure == "cwola-fig03":
         compare = pd.read_csv(args.compare) if args.compare else None
-        cwola_fig03(pd.read_csv(args.summary), args.benchmarks, args.output, compare,
-                    labels=("transfer", "CWoLa") if compare is not None else ("CWoLa", "CWoLa"))
+        cwola_fig03(pd.read_csv(args.summary), args.benchmarks, args.output, compare, labels=tuple(args.labels))
     elif args.figure == "cwola-fig01":
         sidebands = [args.sidebands[:2], args.sidebands[2:]]
         cwola_fig01(read_mjj(args.background), read_mjj(args.signal), args.signal_label, args.signal_region, sidebands, args.output)

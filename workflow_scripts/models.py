@@ -39,9 +39,26 @@ class CNNSettings:
 
 def keras_initialisation(module) -> None:
     """Glorot-uniform weights and zero biases: the Keras defaults the paper trained with."""
-    if isinstance(module, (nn.Conv2d, nn.Linear)):
+    if isinstance(module, (nn.Conv2d, nn.Linear)):  # ScaledConv2d's S and S-bar keep their 1 and 0
         nn.init.xavier_uniform_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+class ScaledConv2d(nn.Conv2d):
+    """A convolution with meta-transfer learning's scaling S (per filter and input channel, multiplying the
+    filter) and shifting S-bar (per filter, added to the bias), eqs. (5.2)-(5.3) of the CWoLa paper.
+
+    S = 1 and S-bar = 0, their initial values, give exactly the plain convolution.  They are trained only
+    in meta-training (`requires_grad` is off otherwise).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, **options):
+        super().__init__(in_channels, out_channels, kernel_size, **options)
+        self.scale = nn.Parameter(torch.ones(out_channels, in_channels), requires_grad=False)
+        self.shift = nn.Parameter(torch.zeros(out_channels), requires_grad=False)
+
+    def forward(self, images):
+        return self._conv_forward(images, self.weight * self.scale[:, :, None, None], self.bias + self.shift)
 
 
 class JetCNN(nn.Module):
@@ -51,7 +68,7 @@ class JetCNN(nn.Module):
         super().__init__()
         layers, channels, size = [], 1, npix
         for filters, kernel, pool in zip(settings.filters, settings.kernels, settings.pool_after):
-            layers += [nn.Conv2d(channels, filters, kernel, padding="same"), nn.ReLU()]
+            layers += [ScaledConv2d(channels, filters, kernel, padding="same"), nn.ReLU()]
             channels = filters
             if pool:
                 layers.append(nn.MaxPool2d(2))
@@ -91,6 +108,32 @@ class JetPairClassifier(nn.Module):
             module.requires_grad_(False)
         self.train(self.training)
 
+    def meta_parameters(self) -> list[nn.Parameter]:
+        """Every convolution's scaling and shifting parameters (S and S-bar)."""
+        return [parameter for layer in self.jet_network.features if isinstance(layer, ScaledConv2d)
+                for parameter in (layer.scale, layer.shift)]
+
+    def _stacked_features(self, images) -> torch.Tensor:
+        """Feature-extractor output of the first jets, then the second jets: the shared network sees one batch."""
+        first = self.jet_norms[0](images[:, 0:1])
+        second = self.jet_norms[1](images[:, 1:2])
+        return self.jet_network.features(torch.cat([first, second]))
+
+    def jet_features(self, images) -> tuple[torch.Tensor, torch.Tensor]:
+        """The feature extractor's output for each jet (what the dense layers see)."""
+        features = self._stacked_features(images)
+        return features[: len(images)], features[len(images):]
+
+    @torch.no_grad()
+    def pair_features(self, images, batch_size: int = 2000) -> torch.Tensor:
+        """(N, 2, F) feature-extractor outputs of both jets, in evaluation mode: what a frozen extractor gives
+        the dense layers, computed once so that fine-tuning trains the dense layers alone."""
+        was_training = self.training
+        self.eval()
+        parts = [torch.stack(self.jet_features(batch), dim=1) for batch in images.split(batch_size)]
+        self.train(was_training)
+        return torch.cat(parts).float()
+
     def reset_head(self) -> None:
         """Fresh dense layers (the paper's theta), initialised from the current torch random state."""
         self.jet_network.head.apply(keras_initialisation)
@@ -103,15 +146,25 @@ class JetPairClassifier(nn.Module):
 
     def jet_logits(self, images) -> tuple[torch.Tensor, torch.Tensor]:
         """One logit per jet; the shared network sees both jets in one batch."""
-        first = self.jet_norms[0](images[:, 0:1])
-        second = self.jet_norms[1](images[:, 1:2])
-        logits = self.jet_network(torch.cat([first, second]))
+        logits = self.jet_network.head(self._stacked_features(images)).squeeze(-1)
         return logits[: len(images)], logits[len(images):]
 
     def forward(self, images):
         """Event score in (0, 1), computed in float32 even under autocast."""
         first, second = self.jet_logits(images)
         return torch.sigmoid(first.float()) * torch.sigmoid(second.float())
+
+
+class PairHead(nn.Module):
+    """The shared dense layers on cached (N, 2, F) jet features, scoring events like JetPairClassifier.forward."""
+
+    def __init__(self, head: nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, features):
+        logits = self.head(features.flatten(0, 1)).view(len(features), 2).float()
+        return torch.sigmoid(logits[:, 0]) * torch.sigmoid(logits[:, 1])
 
 
 def product_bce(scores, targets, eps: float = 1e-7):

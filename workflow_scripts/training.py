@@ -23,7 +23,7 @@ import torch
 
 from workflow_scripts import files, images, metrics
 from workflow_scripts.devices import resolve_device, set_cpu_threads
-from workflow_scripts.models import CNNSettings, JetPairClassifier, load_model, product_bce, save_model
+from workflow_scripts.models import CNNSettings, JetPairClassifier, PairHead, load_model, product_bce, save_model
 from workflow_scripts.seeding import derive_seed
 
 
@@ -156,11 +156,12 @@ def pretrain(dataset_path, image_files: dict[str, Path], network: CNNSettings, s
 
 def train_cwola(dataset_path, test_path, background_images, signal_images, network: CNNSettings, settings: FitSettings,
                 background_efficiencies, global_seed: int, identifiers: dict, device: str = "auto",
-                unit_intensity: bool = True, pretrained=None) -> tuple:
+                unit_intensity: bool = True, pretrained=None, method: str = "cwola") -> tuple:
     """Train one pseudo-experiment; return (model, metrics table, fit result).
 
-    With `pretrained` (a model file from `pretrain`), this is transfer learning's fine-tuning: the
-    pretrained feature extractor is loaded and frozen and fresh dense layers are trained.
+    With `pretrained` (a model file from `pretrain`, or from meta-training with its scaling and shifting),
+    this is the fine-tuning step: the feature extractor is loaded and frozen and fresh dense layers are
+    trained on its cached outputs.
     """
     dataset, dataset_meta = files.read_table(dataset_path)
     test, _ = files.read_table(test_path)
@@ -171,8 +172,11 @@ def train_cwola(dataset_path, test_path, background_images, signal_images, netwo
     train = dataset[dataset.split == "train"]
     validation = dataset[dataset.split == "validation"]
     train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
+    validation_x = to_device(gather_images(validation, image_files, unit_intensity), torch_device)
+    test_x = to_device(gather_images(test, image_files, unit_intensity), torch_device)
     npix = train_x.shape[-1]
     model = JetPairClassifier(npix, network).to(torch_device)
+    trained = model
     if pretrained is not None:
         source, payload = load_model(pretrained, torch_device)
         if (payload["npix"], CNNSettings.from_dict(payload["settings"])) != (npix, network):
@@ -181,16 +185,17 @@ def train_cwola(dataset_path, test_path, background_images, signal_images, netwo
         model.load_state_dict(source.state_dict())
         model.freeze_feature_extractor()
         model.reset_head()
-    result = fit(model, train_x, to_device(train.label.to_numpy(), torch_device),
-                 to_device(gather_images(validation, image_files, unit_intensity), torch_device),
+        # The frozen extractor gives every event the same features in every epoch: compute them once.
+        train_x, validation_x, test_x = (model.pair_features(data) for data in (train_x, validation_x, test_x))
+        trained = PairHead(model.jet_network.head)
+    result = fit(trained, train_x, to_device(train.label.to_numpy(), torch_device), validation_x,
                  to_device(validation.label.to_numpy(), torch_device), settings, seed)
-    del train_x
     mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
-    scores = predict(model, to_device(gather_images(test, image_files, unit_intensity), torch_device), mixed_precision=mixed).cpu().numpy()
+    scores = predict(trained, test_x, mixed_precision=mixed).cpu().numpy()
     counts = dataset_meta["counts"]
     table = significance_table(scores, test.is_signal.to_numpy(), counts["signal_SR"], counts["background_SR"],
                                background_efficiencies)
-    summary = {**identifiers, "method": "transfer" if pretrained is not None else "cwola", "npix": npix,
+    summary = {**identifiers, "method": method, "npix": npix,
                "unit_intensity": unit_intensity, "seed": seed, "device": torch_device.type,
                "n_train": len(train), "n_validation": len(validation),
                **{f"n_{key}": value for key, value in counts.items()},
@@ -222,6 +227,7 @@ def main(argv=None) -> None:
     cwola.add_argument("--metrics", type=Path, required=True)
     cwola.add_argument("--history", type=Path, required=True)
     cwola.add_argument("--pretrained", type=Path, help="transfer learning: freeze this model's feature extractor")
+    cwola.add_argument("--method", default="cwola", help="name of the method in the metrics (cwola, transfer, meta)")
     pre = sub.add_parser("pretrain", help="transfer learning: pure background against the other benchmarks' signals")
     pre.add_argument("--dataset", type=Path, required=True)
     pre.add_argument("--images", nargs="+", required=True, help="SAMPLE=PATH image files of every source in the dataset")
@@ -250,7 +256,7 @@ def main(argv=None) -> None:
     model, table, result = train_cwola(args.dataset, args.test_set, args.background_images, args.signal_images,
                                        CNNSettings.from_dict(json.loads(args.network)), FitSettings(**json.loads(args.fit)),
                                        args.background_efficiencies, args.seed, identifiers, args.device, args.unit_intensity,
-                                       args.pretrained)
+                                       args.pretrained, args.method)
     save_model(model, args.model, {"identifiers": identifiers, "best_epoch": result.best_epoch,
                                    "unit_intensity": args.unit_intensity})
     files.write_csv(result.history.assign(**identifiers), args.history)
