@@ -110,6 +110,12 @@ def cwola_training_mem_mb(wildcards):
     return 1500 + 2 * events * 2 * int(wildcards.npix) ** 2 * 4 // 1_000_000
 
 
+def pretraining_mem_mb(wildcards):
+    """Transfer learning's source data (both classes), held twice, plus torch."""
+    events = 2 * CWOLA["transfer"]["n_per_class"]
+    return 1500 + 2 * events * 2 * int(wildcards.npix) ** 2 * 4 // 1_000_000
+
+
 def cwola_training_runtime(wildcards):
     """Minutes a cluster should allow one CPU training (GPU trainings take a fraction)."""
     return {25: 60, 50: 180}.get(int(wildcards.npix), 480)

@@ -67,7 +67,7 @@ rule pretrain_transfer:
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
-        mem_mb=cwola_training_mem_mb,
+        mem_mb=pretraining_mem_mb,
         runtime=cwola_training_runtime,
     conda:
         "../envs/ml.yaml"

@@ -85,6 +85,14 @@ def test_benchmark_grid_expands_to_fourteen_named_samples():
     assert len(samples) == 14
     assert samples["hv_dd_lambda50"] == {"process": "hidden_valley", "scenario": "DD", "lambda_d_gev": 50, "chunks": 2,
                                          "jet_radius": 0.8, "selection": "cwola_dijet"}
+    # A grid-wide chunk size, and an explicit sample that overrides its grid entry.
+    samples = cards.configured_samples({"samples": {"hv_id_lambda10": {"process": "hidden_valley", "scenario": "ID",
+                                                                       "lambda_d_gev": 10, "chunks": 7}},
+                                        "hidden_valley_benchmarks": {"scenarios": ["ID"], "lambda_d_gev": [5, 10], "chunks": 1,
+                                                                     "events_per_chunk": 200, "jet_radius": 0.8,
+                                                                     "selection": "cwola_dijet"}})
+    assert samples["hv_id_lambda5"]["events_per_chunk"] == 200 and samples["hv_id_lambda10"]["chunks"] == 7
+    assert "events_per_chunk" not in cards.generator_entry(samples["hv_id_lambda5"])
 
 
 def test_gluino_spectrum_and_card_initialise_pythia(tmp_path):

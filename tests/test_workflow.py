@@ -162,7 +162,11 @@ def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finish
     assert len(transfer) == len(summary) and (transfer.method == "transfer").all() and (summary.method == "cwola").all()
     pretraining, _ = read_table(finished_run / "results" / "datasets" / "transfer" / "hv_id_lambda10" / "pretraining.parquet")
     assert set(pretraining.source) == {"qcd_dijet", "hv_dd_lambda10"}  # never the held-out benchmark itself
-    for name in ("fig02_images", "fig03_significance", "fig04_transfer"):
+    meta_history = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_training" / "hv_id_lambda10" / "25px_history.csv")
+    assert [column for column in meta_history if column.startswith("loss_")] == ["loss_hv_dd_lambda10"]
+    meta = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_summary.csv")
+    assert len(meta) == len(summary) and (meta.method == "meta").all()
+    for name in ("fig02_images", "fig03_significance", "fig04_transfer", "fig05_meta_transfer"):
         for ext in ("pdf", "png"):
             assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000
 

@@ -273,9 +273,11 @@ def configured_samples(generation: dict) -> dict[str, dict]:
         for scenario in grid["scenarios"]:
             for lambda_d_gev in grid["lambda_d_gev"]:
                 name = hidden_valley_sample_name(scenario, lambda_d_gev)
-                samples.setdefault(name, {"process": "hidden_valley", "scenario": scenario, "lambda_d_gev": lambda_d_gev,
-                                          "chunks": grid["chunks"], "jet_radius": grid["jet_radius"],
-                                          "selection": grid["selection"]})
+                entry = {"process": "hidden_valley", "scenario": scenario, "lambda_d_gev": lambda_d_gev,
+                         "chunks": grid["chunks"], "jet_radius": grid["jet_radius"], "selection": grid["selection"]}
+                if "events_per_chunk" in grid:
+                    entry["events_per_chunk"] = grid["events_per_chunk"]
+                samples.setdefault(name, entry)
     return samples
 
 
