@@ -66,33 +66,49 @@ def injection_label(value):
     return f"{float(value):g}"
 
 
-def cwola_trainings():
-    """Every (benchmark, resolution, injection, trial) of the CWoLa study, as wildcard values."""
+LARGE = "_large"  # suffix of the methods that use cwola.large_kernels (paper Fig. 6)
+
+
+def method_resolutions(method):
+    """Resolutions a method trains at: all configured ones, or the large-kernel study's single one."""
+    return [CWOLA["large_kernels"]["resolution"]] if method.endswith(LARGE) else CWOLA["resolutions"]
+
+
+def method_network(method):
+    """The CNN settings of a method, as JSON for the command line: Table 2, or with the larger kernels."""
+    network = dict(CWOLA["network"])
+    if method.endswith(LARGE):
+        network["kernels"] = CWOLA["large_kernels"]["kernels"]
+    return shlex.quote(json.dumps(network))
+
+
+def cwola_trainings(method="cwola"):
+    """Every (benchmark, resolution, injection, trial) of a method, as wildcard values."""
     return [
         {"benchmark": benchmark, "npix": npix, "injection": injection_label(injection), "trial": trial}
         for benchmark in CWOLA["benchmarks"]
-        for npix in CWOLA["resolutions"]
+        for npix in method_resolutions(method)
         for injection in CWOLA["injections"]
         for trial in range(CWOLA["trials"])
     ]
 
 
 def cwola_training_outputs(method="cwola"):
-    """Metrics of every CWoLa training (`cwola`) or transfer-learning fine-tuning (`transfer`)."""
+    """Metrics of every training of a method: cwola, transfer, meta, transfer_large or meta_large."""
     return [
         "{metrics}/{method}_trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(
             metrics=CWOLA_METRICS, method=method, **point)
-        for point in cwola_trainings()
+        for point in cwola_trainings(method)
     ]
 
 
 def pretrained_model(wildcards):
     """Fine-tuning starts from the held-out benchmark's pretrained (transfer) or meta-trained (meta) network;
     plain CWoLa starts from scratch."""
-    if wildcards.method == "transfer":
-        return f"results/models/transfer/{wildcards.benchmark}/{wildcards.npix}px/pretrained.pt"
-    if wildcards.method == "meta":
-        return f"results/models/meta/{wildcards.benchmark}/{wildcards.npix}px/meta_trained.pt"
+    if wildcards.method.startswith("transfer"):
+        return f"results/models/{wildcards.method}/{wildcards.benchmark}/{wildcards.npix}px/pretrained.pt"
+    if wildcards.method.startswith("meta"):
+        return f"results/models/{wildcards.method}/{wildcards.benchmark}/{wildcards.npix}px/meta_trained.pt"
     return []
 
 
@@ -139,6 +155,8 @@ def cwola_outputs():
     if "meta" in CWOLA:
         outputs += expand("results/figures/cwola/fig05_meta_transfer.{ext}", ext=["pdf", "png"])
         outputs.append(f"{CWOLA_METRICS}/meta_summary.csv")
+    if "large_kernels" in CWOLA:
+        outputs += expand("results/figures/cwola/fig06_large_kernels.{ext}", ext=["pdf", "png"])
     if "generator_cut_check" in CWOLA:
         outputs += [f"{CWOLA_METRICS}/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
     return outputs
@@ -163,8 +181,10 @@ def cohen2018_outputs():
     return figures + [f"{TOY_METRICS}/summary.csv"]
 
 
-if "meta" in CWOLA and "transfer" not in CWOLA:
-    raise ValueError("config key cwola.meta needs cwola.transfer: meta-transfer learning starts from its pretraining")
+if ("meta" in CWOLA or "large_kernels" in CWOLA) and not {"transfer", "meta"} <= set(CWOLA):
+    raise ValueError("config keys cwola.meta and cwola.large_kernels need cwola.transfer and cwola.meta")
+if "large_kernels" in CWOLA and len(CWOLA["large_kernels"]["kernels"]) != len(CWOLA["network"]["filters"]):
+    raise ValueError("config key cwola.large_kernels.kernels needs one kernel size per entry of cwola.network.filters")
 for purpose, name in [("cwola.background", CWOLA["background"])] + [("cwola.benchmarks", b) for b in CWOLA["benchmarks"]]:
     require_sample(name, f"config key {purpose}")
 

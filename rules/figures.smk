@@ -116,3 +116,21 @@ rule cwola_fig05_meta_transfer:
     shell:
         "python -m workflow_scripts.figures cwola-fig03 --summary {input.meta} --compare {input.transfer}"
         " --labels meta-transfer transfer --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_fig06_large_kernels:
+    input:
+        meta=f"{CWOLA_METRICS}/meta_large_summary.csv",
+        transfer=f"{CWOLA_METRICS}/transfer_large_summary.csv",
+    output:
+        pdf=report("results/figures/cwola/fig06_large_kernels.pdf", category="CWoLa", caption="../report/cwola_fig06_large_kernels.rst"),
+        png="results/figures/cwola/fig06_large_kernels.png",
+    params:
+        benchmarks=CWOLA["benchmarks"][:2],
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cwola_fig06_large_kernels/fig06.log",
+    shell:
+        "python -m workflow_scripts.figures cwola-fig03 --summary {input.meta} --compare {input.transfer}"
+        " --labels meta-transfer transfer --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"

@@ -53,17 +53,19 @@ rule pretrain_transfer:
         background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
         signal_images=lambda wildcards: [image_file(sample, wildcards.npix) for sample in pretraining_signals(wildcards)],
     output:
-        model="results/models/transfer/{benchmark}/{npix}px/pretrained.pt",
-        history=f"{CWOLA_METRICS}/transfer_pretraining/{{benchmark}}/{{npix}}px_history.csv",
+        model="results/models/{transfer}/{benchmark}/{npix}px/pretrained.pt",
+        history=f"{CWOLA_METRICS}/{{transfer}}_pretraining/{{benchmark}}/{{npix}}px_history.csv",
     params:
         images=lambda wildcards: " ".join(
             f"{sample}={image_file(sample, wildcards.npix)}"
             for sample in [CWOLA["background"], *pretraining_signals(wildcards)]),
-        network=shlex.quote(json.dumps(CWOLA["network"])),
+        network=lambda wildcards: method_network(wildcards.transfer),
         fit=lambda wildcards: shlex.quote(json.dumps(CWOLA["transfer"]["fit"])),
         unit_intensity="--unit-intensity" if CWOLA["unit_intensity_images"] else "",
         seed=config["seed"],
         device=config["training"]["device"],
+    wildcard_constraints:
+        transfer="transfer|transfer_large",
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
@@ -72,9 +74,9 @@ rule pretrain_transfer:
     conda:
         "../envs/ml.yaml"
     log:
-        "logs/pretrain_transfer/{benchmark}/{npix}px.log",
+        "logs/pretrain_transfer/{transfer}/{benchmark}/{npix}px.log",
     benchmark:
-        "benchmarks/pretrain_transfer/{benchmark}/{npix}px.tsv"
+        "benchmarks/pretrain_transfer/{transfer}/{benchmark}/{npix}px.tsv"
     shell:
         "python -m workflow_scripts.training pretrain --dataset {input.dataset} --images {params.images}"
         " --network {params.network} --fit {params.fit} --held-out {wildcards.benchmark} {params.unit_intensity}"
@@ -84,15 +86,16 @@ rule pretrain_transfer:
 
 rule meta_train:
     input:
-        pretrained=rules.pretrain_transfer.output.model,
+        pretrained=lambda wildcards: "results/models/{transfer}/{benchmark}/{npix}px/pretrained.pt".format(
+            transfer=wildcards.meta.replace("meta", "transfer"), benchmark=wildcards.benchmark, npix=wildcards.npix),
         background_windows=window_events(CWOLA["background"]),
         background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
         test=rules.cwola_test_set.output,
         signal_windows=lambda wildcards: [window_events(sample) for sample in pretraining_signals(wildcards)],
         signal_images=lambda wildcards: [image_file(sample, wildcards.npix) for sample in pretraining_signals(wildcards)],
     output:
-        model="results/models/meta/{benchmark}/{npix}px/meta_trained.pt",
-        history=f"{CWOLA_METRICS}/meta_training/{{benchmark}}/{{npix}}px_history.csv",
+        model="results/models/{meta}/{benchmark}/{npix}px/meta_trained.pt",
+        history=f"{CWOLA_METRICS}/{{meta}}_training/{{benchmark}}/{{npix}}px_history.csv",
     params:
         signals=lambda wildcards: " ".join(
             f"{sample}={window_events(sample)},{image_file(sample, wildcards.npix)}" for sample in pretraining_signals(wildcards)),
@@ -100,6 +103,8 @@ rule meta_train:
         unit_intensity="--unit-intensity" if CWOLA["unit_intensity_images"] else "",
         seed=config["seed"],
         device=config["training"]["device"],
+    wildcard_constraints:
+        meta="meta|meta_large",
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
@@ -108,9 +113,9 @@ rule meta_train:
     conda:
         "../envs/ml.yaml"
     log:
-        "logs/meta_train/{benchmark}/{npix}px.log",
+        "logs/meta_train/{meta}/{benchmark}/{npix}px.log",
     benchmark:
-        "benchmarks/meta_train/{benchmark}/{npix}px.tsv"
+        "benchmarks/meta_train/{meta}/{benchmark}/{npix}px.tsv"
     shell:
         "python -m workflow_scripts.meta --pretrained {input.pretrained} --background-windows {input.background_windows}"
         " --background-images {input.background_images} --test-set {input.test} --signals {params.signals}"
@@ -130,7 +135,7 @@ rule train_cwola:
         metrics=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
         history=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
     params:
-        network=shlex.quote(json.dumps(CWOLA["network"])),
+        network=lambda wildcards: method_network(wildcards.method),
         fit=shlex.quote(json.dumps(CWOLA["fit"])),
         efficiencies=CWOLA["background_efficiencies"],
         identifiers=lambda wildcards: shlex.quote(json.dumps({
@@ -141,7 +146,7 @@ rule train_cwola:
         seed=config["seed"],
         device=config["training"]["device"],
     wildcard_constraints:
-        method="cwola|transfer|meta",
+        method="cwola|transfer|meta|transfer_large|meta_large",
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
@@ -169,7 +174,7 @@ rule cwola_summary:
     output:
         f"{CWOLA_METRICS}/{{method}}_summary.csv",
     wildcard_constraints:
-        method="cwola|transfer|meta",
+        method="cwola|transfer|meta|transfer_large|meta_large",
     conda:
         "../envs/ml.yaml"
     log:

@@ -143,6 +143,7 @@ def test_saved_model_reproduces_its_metrics(finished_run):
 
 def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finished_run):
     import numpy as np
+    import torch
 
     from workflow_scripts.files import read_table
 
@@ -166,7 +167,12 @@ def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finish
     assert [column for column in meta_history if column.startswith("loss_")] == ["loss_hv_dd_lambda10"]
     meta = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_summary.csv")
     assert len(meta) == len(summary) and (meta.method == "meta").all()
-    for name in ("fig02_images", "fig03_significance", "fig04_transfer", "fig05_meta_transfer"):
+    large = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_large_summary.csv")
+    assert len(large) == len(summary)  # tiny: the large-kernel study runs at the same single resolution
+    model = torch.load(finished_run / "results" / "models" / "meta_large" / "hv_id_lambda10" / "25px" / "ssb2" / "trial0.pt",
+                       weights_only=True)
+    assert list(model["settings"]["kernels"]) == cwola["large_kernels"]["kernels"]
+    for name in ("fig02_images", "fig03_significance", "fig04_transfer", "fig05_meta_transfer", "fig06_large_kernels"):
         for ext in ("pdf", "png"):
             assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000
 
