@@ -176,9 +176,17 @@ COHEN2018_TOY_FIGURES = {
 }
 
 
+LHC = config.get("cohen2018_lhc")
+LHC_METRICS = "results/metrics/cohen2018_lhc"
+if LHC:
+    for name in [LHC["signal"], *LHC["backgrounds"]]:
+        require_sample(name, "config key cohen2018_lhc")
+
+
 def cohen2018_outputs():
     figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
-    return figures + [f"{TOY_METRICS}/summary.csv"]
+    lhc = [f"{LHC_METRICS}/table3.csv"] if LHC else []
+    return figures + [f"{TOY_METRICS}/summary.csv"] + lhc
 
 
 if ("meta" in CWOLA or "large_kernels" in CWOLA) and not {"transfer", "meta"} <= set(CWOLA):

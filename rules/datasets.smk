@@ -132,3 +132,20 @@ rule transfer_pretraining_set:
         " --signal-windows {input.signals} --background {params.background} --held-out {wildcards.benchmark}"
         " --n-per-class {params.n_per_class} --validation-fraction {params.validation_fraction}"
         " --seed {params.seed} --output {output} > {log} 2>&1"
+
+
+rule lhc_dataset:
+    input:
+        signal=lambda wildcards: sample_chunks("events", LHC["signal"]),
+        background=lambda wildcards: [path for name in LHC["backgrounds"] for path in sample_chunks("events", name)],
+    output:
+        "results/datasets/cohen2018_lhc/events.parquet",
+    params:
+        seed=config["seed"],
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/lhc_dataset/events.log",
+    shell:
+        "python -m workflow_scripts.lhc_study data --signal {input.signal} --background {input.background}"
+        " --seed {params.seed} --output {output} > {log} 2>&1"

@@ -181,3 +181,30 @@ rule cwola_summary:
         "logs/cwola_summary/{method}.log",
     shell:
         "python -m workflow_scripts.tables concat {input} --output {output} > {log} 2>&1"
+
+
+rule train_lhc:
+    input:
+        rules.lhc_dataset.output,
+    output:
+        metrics=f"{LHC_METRICS}/trainings.csv",
+        table=f"{LHC_METRICS}/table3.csv",
+    params:
+        net=lambda wildcards: LHC["network"],
+        members=lambda wildcards: LHC["trainings"],
+        seed=config["seed"],
+        device=config["training"]["device"],
+    threads: 1
+    resources:
+        gpu=training_gpus,
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/train_lhc/trainings.log",
+    benchmark:
+        "benchmarks/train_lhc/trainings.tsv"
+    shell:
+        "python -m workflow_scripts.lhc_study train --data {input} --members {params.members}"
+        " --hidden {params.net[hidden]} --optimizer {params.net[optimizer]} --learning-rate {params.net[learning_rate]}"
+        " --batch-size {params.net[batch_size]} --epochs {params.net[epochs]} --seed {params.seed}"
+        " --device {params.device} --threads {threads} --metrics {output.metrics} --table {output.table} > {log} 2>&1"

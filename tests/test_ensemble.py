@@ -148,5 +148,7 @@ def test_standardiser_is_fitted_on_training_data_only():
     np.testing.assert_allclose(scaler.transform([[5.0, 50.0]]), [[3, 3]])
     restored = ensemble.Standardiser.from_state_dict(scaler.state_dict())
     np.testing.assert_allclose(restored.transform([[5.0, 50.0]]), [[3, 3]])
-    with pytest.raises(ValueError, match="constant"):
-        ensemble.Standardiser.fit([[1.0, 2.0], [1.0, 3.0]])
+    constant = ensemble.Standardiser.fit([[1.0, 2.0], [1.0, 4.0]])  # a constant feature is only centred
+    np.testing.assert_allclose(constant.transform([[1.0, 3.0], [2.0, 5.0]]), [[0, 0], [1, 2]])
+    with pytest.raises(ValueError, match="empty"):
+        ensemble.Standardiser.fit(np.zeros((0, 2)))

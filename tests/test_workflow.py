@@ -50,6 +50,15 @@ def test_summary_has_one_row_per_training(finished_run):
     assert not summary.loc[summary["run"] == "weak-bce-label0.7", "class_flipped"].any()
 
 
+def test_lhc_table3_compares_full_and_weak_supervision(finished_run):
+    table = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "table3.csv")
+    assert sorted(table.supervision) == ["full", "weak"] and (table.n_trainings == 2).all()
+    assert table.auc_mean.between(0, 1).all()
+    trainings = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "trainings.csv")
+    weak = trainings[trainings.supervision == "weak"]
+    assert (weak.label_a < weak.label_b).all()  # set B holds the larger share of the signal
+
+
 def test_finished_run_schedules_nothing(finished_run):
     result = snakemake(finished_run, "all", "-n")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -83,7 +92,8 @@ def test_every_sample_chunk_is_generated_with_its_own_seed(finished_run):
     seeds = set()
     for path in chunks:
         events, metadata = read_awkward(path)
-        assert len(events) == metadata["n_events"] == generation["events_per_chunk"]
+        entry = configured_samples(generation)[path.parent.name]
+        assert len(events) == metadata["n_events"] == entry.get("events_per_chunk", generation["events_per_chunk"])
         seeds.add(metadata["seed"])
     assert len(seeds) == len(expected)
     card = (finished_run / "results" / "cards" / "hv_id_lambda10.cmnd").read_text()

@@ -56,7 +56,11 @@ class TrainingSettings:
 
 @dataclasses.dataclass(frozen=True)
 class Standardiser:
-    """Scikit-learn's StandardScaler: per-feature mean and standard deviation of the training sample."""
+    """Scikit-learn's StandardScaler: per-feature mean and standard deviation of the training sample.
+
+    A constant feature (for example the pT of a tenth jet that no training event has) is only centred,
+    with scale 1, as StandardScaler does.
+    """
 
     mean: np.ndarray
     std: np.ndarray
@@ -64,10 +68,10 @@ class Standardiser:
     @classmethod
     def fit(cls, train) -> "Standardiser":
         train = np.asarray(train, dtype=np.float64)
+        if len(train) == 0:
+            raise ValueError("cannot standardise: the training sample is empty")
         std = train.std(axis=0)
-        if len(train) == 0 or np.any(std == 0):
-            raise ValueError("cannot standardise: the training sample is empty or a feature is constant")
-        return cls(train.mean(axis=0), std)
+        return cls(train.mean(axis=0), np.where(std > 0, std, 1.0))
 
     def transform(self, x) -> np.ndarray:
         return ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)

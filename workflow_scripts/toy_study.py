@@ -145,6 +145,8 @@ def train_runs(
     device: str = "auto",
     compile_step: bool = False,
     log=print,
+    feature_columns=toy.FEATURES,
+    seed_namespace: str = "cohen2018_toy",
 ):
     """Train n_members networks for each run, all runs in one ensemble (they must share the loss).
 
@@ -157,12 +159,12 @@ def train_runs(
         raise ValueError(f"runs trained together must share the loss {settings.loss!r}: {[run.name for run in runs]}")
     train, val, test = (table[table["split"] == split] for split in ("train", "val", "test"))
     if len(train) == 0 or len(test) == 0:
-        raise ValueError("the toy table has no training or no test events")
-    columns = list(toy.FEATURES)
+        raise ValueError("the table has no training or no test events")
+    columns = list(feature_columns)
     scaler = ensemble.Standardiser.fit(train[columns].to_numpy())
     x_train, x_val, x_test = (scaler.transform(sample[columns].to_numpy()) for sample in (train, val, test))
     targets = np.repeat([group_targets(run, label_a) for run in runs], n_members, axis=0)
-    member_seeds = [derive_seed(global_seed, "cohen2018_toy", run.name, member) for run in runs for member in range(n_members)]
+    member_seeds = [derive_seed(global_seed, seed_namespace, run.name, member) for run in runs for member in range(n_members)]
     device = resolve_device(device)
     log(f"training {len(member_seeds)} networks ({', '.join(run.name for run in runs)}) on {len(train)} events ({device})")
     trained = ensemble.train_ensemble(
