@@ -189,6 +189,7 @@ rule train_lhc:
     output:
         metrics=f"{LHC_METRICS}/trainings.csv",
         table=f"{LHC_METRICS}/table3.csv",
+        table4=f"{LHC_METRICS}/table4.csv",
     params:
         net=lambda wildcards: LHC["network"],
         members=lambda wildcards: LHC["trainings"],
@@ -207,4 +208,5 @@ rule train_lhc:
         "python -m workflow_scripts.lhc_study train --data {input} --members {params.members}"
         " --hidden {params.net[hidden]} --optimizer {params.net[optimizer]} --learning-rate {params.net[learning_rate]}"
         " --batch-size {params.net[batch_size]} --epochs {params.net[epochs]} --seed {params.seed}"
-        " --device {params.device} --threads {threads} --metrics {output.metrics} --table {output.table} > {log} 2>&1"
+        " --device {params.device} --threads {threads} --metrics {output.metrics} --table {output.table}"
+        " --table4 {output.table4} > {log} 2>&1"

@@ -38,3 +38,27 @@ def test_table3_summarises_each_supervision():
     table = lhc_study.table3(per_network).set_index("supervision")
     assert table.loc["full", "auc_mean"] == pytest.approx(0.98) and table.loc["weak", "n_trainings"] == 2
     assert table.loc["weak", "signal_eff_at_bkg1pct_std"] == pytest.approx(np.std([0.5, 0.3], ddof=1))
+
+
+def test_random_relabelling_turns_15_percent_of_signal_into_background():
+    labels = np.r_[np.zeros(50, int), np.ones(200, int)]
+    relabelled = lhc_study.relabel_random(labels, np.random.default_rng(0))
+    assert (relabelled[:50] == 0).all()  # background untouched
+    assert (relabelled[50:] == 0).sum() == 30 and (relabelled == 1).sum() == 170
+
+
+def test_phase_space_swap_exchanges_the_most_confusable_events():
+    labels = np.r_[np.zeros(20, int), np.ones(20, int)]
+    scores = np.r_[np.linspace(0.0, 0.6, 20), np.linspace(0.4, 1.0, 20)]  # overlapping tails
+    swapped = lhc_study.relabel_swap(labels, scores)
+    # The 2 highest-scored background events (10 % of 20) become signal ...
+    assert swapped[:20].tolist() == [0] * 18 + [1, 1]
+    # ... and the 3 lowest-scored signal events (15 % of 20) become background.
+    assert swapped[20:].tolist() == [0, 0, 0] + [1] * 17
+
+
+def test_set_fractions_follow_the_labels_given():
+    table = pd.DataFrame({"split": ["train"] * 6 + ["test"], "dataset": list("AAABBBA"), "label": [0, 0, 1, 1, 1, 0, 1],
+                          "true_label": [0, 1, 1, 1, 1, 1, 1]})
+    assert lhc_study.set_fractions(table) == pytest.approx({"A": 1 / 3, "B": 2 / 3})
+    assert lhc_study.set_fractions(table, "true_label") == pytest.approx({"A": 2 / 3, "B": 1.0})

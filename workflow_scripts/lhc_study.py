@@ -21,6 +21,7 @@ import pandas as pd
 
 from workflow_scripts import ensemble, files, metrics, weights
 from workflow_scripts.devices import set_cpu_threads
+from workflow_scripts.seeding import derive_seed
 from workflow_scripts.toy_study import ToyRun, train_runs
 
 N_JETS = 10
@@ -64,36 +65,100 @@ def assign_sets(table: pd.DataFrame, seed: int, test_fraction=0.1, validation_fr
         dataset[rng.permutation(rows)[: int(round(share_a * len(rows)))]] = "A"
     table["split"] = split
     table["dataset"] = pd.Categorical(dataset, categories=["A", "B"])
-    fractions = {name: float(table.label[(table.dataset == name) & (table.split == "train")].mean()) for name in ("A", "B")}
-    return table, fractions
+    return table, set_fractions(table)
+
+
+def relabel_random(labels, rng, fraction: float = 0.15) -> np.ndarray:
+    """Mismodelling (a): a random `fraction` of the signal events relabelled as background."""
+    labels = np.asarray(labels).copy()
+    signal = np.flatnonzero(labels == 1)
+    labels[rng.choice(signal, size=int(round(fraction * len(signal))), replace=False)] = 0
+    return labels
+
+
+def relabel_swap(labels, scores, background_fraction: float = 0.10, signal_fraction: float = 0.15) -> np.ndarray:
+    """Mismodelling (b), a phase-space swap: the most signal-like `background_fraction` of the background becomes
+    signal and the most background-like `signal_fraction` of the signal becomes background, ranked by `scores`
+    (the fully supervised network's output)."""
+    labels = np.asarray(labels).copy()
+    scores = np.asarray(scores)
+    background, signal = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    to_signal = background[np.argsort(-scores[background], kind="stable")[: int(round(background_fraction * len(background)))]]
+    to_background = signal[np.argsort(scores[signal], kind="stable")[: int(round(signal_fraction * len(signal)))]]
+    labels[to_signal], labels[to_background] = 1, 0
+    return labels
+
+
+def set_fractions(table: pd.DataFrame, label_column: str = "label") -> dict:
+    """Signal fraction of weak-supervision sets A and B in the training split, from the given labels."""
+    train = table[table.split == "train"]
+    return {name: float(train[label_column][train.dataset == name].mean()) for name in ("A", "B")}
 
 
 def train_and_evaluate(table: pd.DataFrame, fractions: dict, settings: ensemble.TrainingSettings, n_members: int,
-                       global_seed: int, device="auto", log=print) -> pd.DataFrame:
-    """Full and weak supervision, n_members networks each in one ensemble; one metrics row per network."""
+                       global_seed: int, device="auto", log=print, mismodelling: str = "none",
+                       return_ensemble: bool = False):
+    """Full and weak supervision, n_members networks each in one ensemble; one metrics row per network.
+
+    Training and validation use `table.label`; the test metrics always use `table.true_label` when
+    present (mismodelled labels are what the simulation claims, the truth is what the test measures).
+    """
     runs = [ToyRun("full", settings.loss), ToyRun("weak", settings.loss, round(fractions["B"], 4))]
-    _, _, outputs, val_loss, seeds = train_runs(table, runs, settings, n_members, fractions["A"], global_seed, device,
-                                               log=log, feature_columns=FEATURES, seed_namespace="cohen2018_lhc")
+    trained, scaler, outputs, val_loss, seeds = train_runs(
+        table, runs, settings, n_members, fractions["A"], global_seed, device, log=log, feature_columns=FEATURES,
+        seed_namespace=f"cohen2018_lhc/{mismodelling}")
     test = table[table.split == "test"]
-    labels = test.label.to_numpy()
+    labels = test["true_label" if "true_label" in test else "label"].to_numpy()
     rows = []
     for index, run in enumerate(runs):
         for member in range(n_members):
             position = index * n_members + member
             scores = outputs[position]
-            rows.append({"run": run.name, "supervision": run.supervision, "member": member, "seed": seeds[position],
+            rows.append({"mismodelling": mismodelling, "run": run.name, "supervision": run.supervision, "member": member,
+                         "seed": seeds[position],
                          "auc": metrics.auc(scores, labels),
                          "signal_eff_at_bkg1pct": metrics.signal_efficiency_at(scores, labels, SIGNAL_EFFICIENCY_AT),
                          "val_loss": val_loss[position], "label_a": fractions["A"] if run.supervision == "weak" else np.nan,
                          "label_b": fractions["B"] if run.supervision == "weak" else np.nan,
                          "n_train": int((table.split == "train").sum()), "n_test": len(test),
                          "n_test_signal": int(labels.sum())})
+    if return_ensemble:
+        return pd.DataFrame(rows), trained, scaler
     return pd.DataFrame(rows)
 
 
+def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings, n_members: int, global_seed: int,
+                       device="auto", log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Baseline, (a) random relabelling and (b) phase-space swap: every network's metrics and paper Table 4."""
+    table = table.assign(true_label=table.label)
+    fractions = set_fractions(table)
+    baseline, trained, scaler = train_and_evaluate(table, fractions, settings, n_members, global_seed, device, log,
+                                                   "none", return_ensemble=True)
+    # The fully supervised networks rank every event for the swap: mean output of the baseline full members.
+    full_scores = trained.predict(scaler.transform(table[list(FEATURES)].to_numpy())).cpu().numpy()[:n_members].mean(axis=0)
+    rng = np.random.default_rng(derive_seed(global_seed, "cohen2018_lhc", "mismodelling"))
+    relabelled = {"random": relabel_random(table.label, rng), "swap": relabel_swap(table.label, full_scores)}
+    results, table4 = [baseline], [_table4_row("none", table, fractions)]
+    for name, labels in relabelled.items():
+        # Only what the simulation supplies is mislabelled: training and validation; the test keeps the truth.
+        mislabelled = table.assign(label=np.where(table.split == "test", table.true_label, labels))
+        implied = set_fractions(mislabelled)
+        results.append(train_and_evaluate(mislabelled, implied, settings, n_members, global_seed, device, log, name))
+        table4.append(_table4_row(name, mislabelled, implied))
+    return pd.concat(results, ignore_index=True), pd.DataFrame(table4)
+
+
+def _table4_row(name, table, labels_used) -> dict:
+    true = set_fractions(table, "true_label")
+    return {"mismodelling": name, "label_a_used": labels_used["A"], "label_b_used": labels_used["B"],
+            "true_fraction_a": true["A"], "true_fraction_b": true["B"]}
+
+
 def table3(per_network: pd.DataFrame) -> pd.DataFrame:
-    """Paper Table 3: mean and standard deviation over trainings of the AUC and the signal efficiency at 1 %."""
-    grouped = per_network.groupby("supervision")
+    """Paper Table 3: mean and standard deviation over trainings of the AUC and the signal efficiency at 1 %
+    (with a `mismodelling` column, one row per supervision and mismodelling)."""
+    keys = ["mismodelling", "supervision"] if "mismodelling" in per_network else ["supervision"]
+    grouped = per_network.groupby(keys)
     summary = grouped[["auc", "signal_eff_at_bkg1pct"]].agg(["mean", "std"])
     summary.columns = [f"{metric}_{statistic}" for metric, statistic in summary.columns]
     summary["n_trainings"] = grouped.size()
@@ -121,6 +186,7 @@ def main(argv=None) -> None:
     train.add_argument("--threads", type=int, default=1)
     train.add_argument("--metrics", type=Path, required=True)
     train.add_argument("--table", type=Path, required=True)
+    train.add_argument("--table4", type=Path, required=True, help="mismodelling: labels used and true fractions")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "data":
         table = pd.concat([read_sample(args.signal, 1), read_sample(args.background, 0)], ignore_index=True)
@@ -134,12 +200,14 @@ def main(argv=None) -> None:
     table, metadata = files.read_table(args.data)
     settings = ensemble.TrainingSettings(n_hidden=args.hidden, optimizer=args.optimizer, learning_rate=args.learning_rate,
                                          batch_size=args.batch_size, epochs=args.epochs)
-    per_network = train_and_evaluate(table, metadata["fractions"], settings, args.members, args.seed, args.device,
-                                     log=lambda message: print(message, flush=True))
+    per_network, table4 = mismodelling_study(table, settings, args.members, args.seed, args.device,
+                                             log=lambda message: print(message, flush=True))
     files.write_csv(per_network, args.metrics)
     summary = table3(per_network)
     files.write_csv(summary, args.table)
+    files.write_csv(table4, args.table4)
     print(summary.to_string(index=False))
+    print(table4.to_string(index=False))
 
 
 if __name__ == "__main__":
