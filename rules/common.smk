@@ -185,7 +185,7 @@ if LHC:
 
 def cohen2018_outputs():
     figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
-    lhc = [f"{LHC_METRICS}/table3.csv", f"{LHC_METRICS}/table4.csv"] if LHC else []
+    lhc = [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md")] if LHC else []
     return figures + [f"{TOY_METRICS}/summary.csv"] + lhc
 
 

@@ -62,3 +62,13 @@ def test_set_fractions_follow_the_labels_given():
                           "true_label": [0, 1, 1, 1, 1, 1, 1]})
     assert lhc_study.set_fractions(table) == pytest.approx({"A": 1 / 3, "B": 2 / 3})
     assert lhc_study.set_fractions(table, "true_label") == pytest.approx({"A": 2 / 3, "B": 1.0})
+
+
+def test_rendered_tables_show_mean_and_spread():
+    table3 = pd.DataFrame({"mismodelling": ["none"], "supervision": ["weak"], "auc_mean": [0.99], "auc_std": [0.01],
+                           "signal_eff_at_bkg1pct_mean": [0.5], "signal_eff_at_bkg1pct_std": [0.1], "n_trainings": [10]})
+    table4 = pd.DataFrame({"mismodelling": ["swap"], "label_a_used": [0.4], "label_b_used": [0.7],
+                           "true_fraction_a": [0.41], "true_fraction_b": [0.8]})
+    text = lhc_study.render_tables(table3, table4)
+    assert "| none | weak | 0.99000 +- 0.01000 | 0.5000 +- 0.1000 | 10 |" in text
+    assert "| swap | 0.4000 | 0.7000 | 0.4100 | 0.8000 |" in text

@@ -148,6 +148,21 @@ def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings,
     return pd.concat(results, ignore_index=True), pd.DataFrame(table4)
 
 
+def render_tables(table3_frame: pd.DataFrame, table4_frame: pd.DataFrame) -> str:
+    """Tables 3 and 4 as Markdown, mean +- standard deviation over the trainings."""
+    lines = ["Table 3: AUC and signal efficiency at 1 % background efficiency (mean +- std over trainings)", "",
+             "| mismodelling | supervision | AUC | signal eff. at 1 % | trainings |", "| --- | --- | --- | --- | --- |"]
+    for row in table3_frame.itertuples():
+        lines.append(f"| {getattr(row, 'mismodelling', 'none')} | {row.supervision} | {row.auc_mean:.5f} +- {row.auc_std:.5f}"
+                     f" | {row.signal_eff_at_bkg1pct_mean:.4f} +- {row.signal_eff_at_bkg1pct_std:.4f} | {row.n_trainings} |")
+    lines += ["", "Table 4: weak-supervision labels used and the sets' true signal fractions", "",
+              "| mismodelling | label A | label B | true fraction A | true fraction B |", "| --- | --- | --- | --- | --- |"]
+    for row in table4_frame.itertuples():
+        lines.append(f"| {row.mismodelling} | {row.label_a_used:.4f} | {row.label_b_used:.4f} | {row.true_fraction_a:.4f}"
+                     f" | {row.true_fraction_b:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _table4_row(name, table, labels_used) -> dict:
     true = set_fractions(table, "true_label")
     return {"mismodelling": name, "label_a_used": labels_used["A"], "label_b_used": labels_used["B"],
@@ -187,6 +202,7 @@ def main(argv=None) -> None:
     train.add_argument("--metrics", type=Path, required=True)
     train.add_argument("--table", type=Path, required=True)
     train.add_argument("--table4", type=Path, required=True, help="mismodelling: labels used and true fractions")
+    train.add_argument("--rendered", type=Path, required=True, help="Tables 3 and 4 as Markdown")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "data":
         table = pd.concat([read_sample(args.signal, 1), read_sample(args.background, 0)], ignore_index=True)
@@ -206,8 +222,10 @@ def main(argv=None) -> None:
     summary = table3(per_network)
     files.write_csv(summary, args.table)
     files.write_csv(table4, args.table4)
-    print(summary.to_string(index=False))
-    print(table4.to_string(index=False))
+    rendered = render_tables(summary, table4)
+    with files.atomic_output(args.rendered) as temporary:
+        temporary.write_text(rendered)
+    print(rendered)
 
 
 if __name__ == "__main__":
