@@ -186,6 +186,8 @@ if LHC:
 def cohen2018_outputs():
     figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
     lhc = [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md")] if LHC else []
+    if LHC:
+        lhc += expand("results/figures/cohen2018/fig10_mismodelling.{ext}", ext=["pdf", "png"])
     return figures + [f"{TOY_METRICS}/summary.csv"] + lhc
 
 

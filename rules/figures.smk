@@ -134,3 +134,17 @@ rule cwola_fig06_large_kernels:
     shell:
         "python -m workflow_scripts.figures cwola-fig03 --summary {input.meta} --compare {input.transfer}"
         " --labels meta-transfer transfer --benchmarks {params.benchmarks} --output {output.pdf} > {log} 2>&1"
+
+
+rule cohen2018_fig10_mismodelling:
+    input:
+        rules.train_lhc.output.roc,
+    output:
+        pdf=report("results/figures/cohen2018/fig10_mismodelling.pdf", category="Cohen 2018 LHC", caption="../report/cohen2018_fig10_mismodelling.rst"),
+        png="results/figures/cohen2018/fig10_mismodelling.png",
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cohen2018_fig10_mismodelling/fig10.log",
+    shell:
+        "python -m workflow_scripts.figures cohen2018-fig10 --roc {input} --output {output.pdf} > {log} 2>&1"

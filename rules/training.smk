@@ -191,6 +191,7 @@ rule train_lhc:
         table=f"{LHC_METRICS}/table3.csv",
         table4=f"{LHC_METRICS}/table4.csv",
         rendered=f"{LHC_METRICS}/tables.md",
+        roc=f"{LHC_METRICS}/roc.csv",
     params:
         net=lambda wildcards: LHC["network"],
         members=lambda wildcards: LHC["trainings"],
@@ -210,4 +211,4 @@ rule train_lhc:
         " --hidden {params.net[hidden]} --optimizer {params.net[optimizer]} --learning-rate {params.net[learning_rate]}"
         " --batch-size {params.net[batch_size]} --epochs {params.net[epochs]} --seed {params.seed}"
         " --device {params.device} --threads {threads} --metrics {output.metrics} --table {output.table}"
-        " --table4 {output.table4} --rendered {output.rendered} > {log} 2>&1"
+        " --table4 {output.table4} --rendered {output.rendered} --roc {output.roc} > {log} 2>&1"

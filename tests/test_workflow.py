@@ -61,6 +61,10 @@ def test_lhc_table3_compares_full_and_weak_supervision(finished_run):
     table4 = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "table4.csv").set_index("mismodelling")
     assert table4.loc["none", "label_a_used"] == table4.loc["none", "true_fraction_a"]
     assert table4.loc["random", "label_b_used"] < table4.loc["random", "true_fraction_b"]  # signal lost to background
+    roc = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "roc.csv")
+    assert roc.groupby(["mismodelling", "supervision", "member"]).ngroups == 3 * 2 * 2
+    for ext in ("pdf", "png"):
+        assert (finished_run / "results" / "figures" / "cohen2018" / f"fig10_mismodelling.{ext}").stat().st_size > 5000
 
 
 def test_finished_run_schedules_nothing(finished_run):

@@ -330,6 +330,29 @@ def cwola_fig03(summary: pd.DataFrame, benchmarks, output, compare: pd.DataFrame
     save(figure, output)
 
 
+def cohen2018_fig10(roc: pd.DataFrame, output) -> None:
+    """Paper Fig. 10: ROC curves on the true labels before (solid) and after (dashed, dotted) each mismodelling,
+    full and weak supervision side by side; median over trainings with the 16-84 % band."""
+    styles = {"none": ("-", "correct labels"), "random": ("--", "15 % of signal relabelled"),
+              "swap": (":", "phase-space swap")}
+    figure, axes = plt.subplots(1, 2, figsize=(13, 6), sharey=True)
+    for axis, (supervision, color) in zip(axes, (("full", FULL_COLOR), ("weak", WEAK_COLOR))):
+        for mismodelling, (style, label) in styles.items():
+            curves = roc[(roc.supervision == supervision) & (roc.mismodelling == mismodelling)]
+            if curves.empty:
+                continue
+            matrix = curves.pivot(index="member", columns="fpr", values="tpr")
+            fpr = matrix.columns.to_numpy()
+            low, median, high = np.percentile(matrix.to_numpy(), [16, 50, 84], axis=0)
+            axis.plot(fpr, median, ls=style, color=color, label=label)
+            axis.fill_between(fpr, low, high, color=color, alpha=0.12, lw=0)
+        axis.set(xscale="log", xlim=(1e-3, 1), ylim=(0, 1.02), xlabel="False positive rate (true labels)",
+                 title=f"{supervision.capitalize()} supervision")
+        axis.legend(loc="lower right")
+    axes[0].set_ylabel("True positive rate (true labels)")
+    save(figure, output)
+
+
 TOY_FIGURES = {
     "cohen2018-fig04": cohen2018_fig04,
     "cohen2018-fig05": cohen2018_fig05,
@@ -369,8 +392,14 @@ def main(argv=None) -> None:
     significance.add_argument("--compare", type=Path, help="a second summary drawn dashed (Fig. 4: plain CWoLa)")
     significance.add_argument("--labels", nargs=2, default=["CWoLa", "CWoLa"], help="legend names of summary and compare")
     significance.add_argument("--output", type=Path, required=True)
+    mismodelling = sub.add_parser("cohen2018-fig10", help="ROC curves before and after the mismodellings")
+    mismodelling.add_argument("--roc", type=Path, required=True)
+    mismodelling.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     apply_style()
+    if args.figure == "cohen2018-fig10":
+        cohen2018_fig10(pd.read_csv(args.roc), args.output)
+        return
     if args.figure == "cwola-fig02":
         inputs = fig02_inputs(args.signal_events, args.signal_windows, args.signal_images, args.background_windows,
                               args.background_images, args.npix)

@@ -109,11 +109,13 @@ def train_and_evaluate(table: pd.DataFrame, fractions: dict, settings: ensemble.
         seed_namespace=f"cohen2018_lhc/{mismodelling}")
     test = table[table.split == "test"]
     labels = test["true_label" if "true_label" in test else "label"].to_numpy()
-    rows = []
+    rows, rocs = [], []
     for index, run in enumerate(runs):
         for member in range(n_members):
             position = index * n_members + member
             scores = outputs[position]
+            rocs.append(pd.DataFrame({"mismodelling": mismodelling, "supervision": run.supervision, "member": member,
+                                      "fpr": metrics.ROC_FPR_GRID, "tpr": metrics.tpr_on_grid(scores, labels)}))
             rows.append({"mismodelling": mismodelling, "run": run.name, "supervision": run.supervision, "member": member,
                          "seed": seeds[position],
                          "auc": metrics.auc(scores, labels),
@@ -122,30 +124,32 @@ def train_and_evaluate(table: pd.DataFrame, fractions: dict, settings: ensemble.
                          "label_b": fractions["B"] if run.supervision == "weak" else np.nan,
                          "n_train": int((table.split == "train").sum()), "n_test": len(test),
                          "n_test_signal": int(labels.sum())})
-    if return_ensemble:
-        return pd.DataFrame(rows), trained, scaler
-    return pd.DataFrame(rows)
+    result = (pd.DataFrame(rows), pd.concat(rocs, ignore_index=True))
+    return (*result, trained, scaler) if return_ensemble else result
 
 
 def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings, n_members: int, global_seed: int,
-                       device="auto", log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Baseline, (a) random relabelling and (b) phase-space swap: every network's metrics and paper Table 4."""
+                       device="auto", log=print) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Baseline, (a) random relabelling and (b) phase-space swap: every network's metrics, its ROC curve on the
+    true test labels (fixed false-positive-rate grid) and paper Table 4."""
     table = table.assign(true_label=table.label)
     fractions = set_fractions(table)
-    baseline, trained, scaler = train_and_evaluate(table, fractions, settings, n_members, global_seed, device, log,
-                                                   "none", return_ensemble=True)
+    baseline, baseline_roc, trained, scaler = train_and_evaluate(table, fractions, settings, n_members, global_seed,
+                                                                 device, log, "none", return_ensemble=True)
     # The fully supervised networks rank every event for the swap: mean output of the baseline full members.
     full_scores = trained.predict(scaler.transform(table[list(FEATURES)].to_numpy())).cpu().numpy()[:n_members].mean(axis=0)
     rng = np.random.default_rng(derive_seed(global_seed, "cohen2018_lhc", "mismodelling"))
     relabelled = {"random": relabel_random(table.label, rng), "swap": relabel_swap(table.label, full_scores)}
-    results, table4 = [baseline], [_table4_row("none", table, fractions)]
+    results, rocs, table4 = [baseline], [baseline_roc], [_table4_row("none", table, fractions)]
     for name, labels in relabelled.items():
         # Only what the simulation supplies is mislabelled: training and validation; the test keeps the truth.
         mislabelled = table.assign(label=np.where(table.split == "test", table.true_label, labels))
         implied = set_fractions(mislabelled)
-        results.append(train_and_evaluate(mislabelled, implied, settings, n_members, global_seed, device, log, name))
+        per_network, roc = train_and_evaluate(mislabelled, implied, settings, n_members, global_seed, device, log, name)
+        results.append(per_network)
+        rocs.append(roc)
         table4.append(_table4_row(name, mislabelled, implied))
-    return pd.concat(results, ignore_index=True), pd.DataFrame(table4)
+    return pd.concat(results, ignore_index=True), pd.concat(rocs, ignore_index=True), pd.DataFrame(table4)
 
 
 def render_tables(table3_frame: pd.DataFrame, table4_frame: pd.DataFrame) -> str:
@@ -203,6 +207,7 @@ def main(argv=None) -> None:
     train.add_argument("--table", type=Path, required=True)
     train.add_argument("--table4", type=Path, required=True, help="mismodelling: labels used and true fractions")
     train.add_argument("--rendered", type=Path, required=True, help="Tables 3 and 4 as Markdown")
+    train.add_argument("--roc", type=Path, required=True, help="ROC curve of every network on the true test labels")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "data":
         table = pd.concat([read_sample(args.signal, 1), read_sample(args.background, 0)], ignore_index=True)
@@ -216,9 +221,10 @@ def main(argv=None) -> None:
     table, metadata = files.read_table(args.data)
     settings = ensemble.TrainingSettings(n_hidden=args.hidden, optimizer=args.optimizer, learning_rate=args.learning_rate,
                                          batch_size=args.batch_size, epochs=args.epochs)
-    per_network, table4 = mismodelling_study(table, settings, args.members, args.seed, args.device,
-                                             log=lambda message: print(message, flush=True))
+    per_network, roc, table4 = mismodelling_study(table, settings, args.members, args.seed, args.device,
+                                                  log=lambda message: print(message, flush=True))
     files.write_csv(per_network, args.metrics)
+    files.write_csv(roc, args.roc)
     summary = table3(per_network)
     files.write_csv(summary, args.table)
     files.write_csv(table4, args.table4)
