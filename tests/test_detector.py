@@ -6,6 +6,7 @@ import pytest
 import uproot
 
 from workflow_scripts import cards, delphes_io, detector, files, generation
+from workflow_scripts.kinematics import delta_r
 
 
 def particle(pid, charge, pt, eta, phi, mass=0.0):
@@ -78,7 +79,7 @@ def test_jet_response_is_close_to_one_at_high_pt(qcd_chunk):
     reco = delphes_io.read_collections(qcd_chunk / "delphes.root", {"Jet": ["PT", "Eta", "Phi"]})["Jet"]
     truth_jets = ak.zip({"pt": truth_pt, "eta": truth_eta, "phi": truth_phi})
     pairs = ak.cartesian({"truth": truth_jets, "reco": reco}, nested=True)
-    distance = detector.delta_r(pairs.truth.eta, pairs.truth.phi, pairs.reco.Eta, pairs.reco.Phi)
+    distance = delta_r(pairs.truth.eta, pairs.truth.phi, pairs.reco.Eta, pairs.reco.Phi)
     nearest = ak.fill_none(ak.min(distance, axis=2), np.inf)
     reco_pt = ak.fill_none(ak.max(ak.where(distance == ak.min(distance, axis=2), pairs.reco.PT, -1.0), axis=2), -1.0)
     close = ak.to_numpy(ak.flatten(nearest < 0.3))

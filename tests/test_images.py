@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from workflow_scripts import files, images
+from workflow_scripts.kinematics import wrap_phi
 
 
 def one_jet(pt, eta, phi, axis_eta, axis_phi):
@@ -30,7 +31,7 @@ def test_preprocessing_puts_principal_axis_horizontal_and_hardest_constituent_up
     phi = rng.normal(0.0, 0.2, n) + np.repeat(rng.uniform(-np.pi, np.pi, len(counts)), counts)
     axis_eta = np.bincount(np.repeat(np.arange(len(counts)), counts), pt * eta) / np.bincount(np.repeat(np.arange(len(counts)), counts), pt)
     axis_phi = np.repeat(0.0, len(counts)) + phi[np.cumsum(counts) - counts]
-    phi = images.wrap_phi(phi)
+    phi = wrap_phi(phi)
     x, y, jet = images.preprocess(pt, eta, phi, counts, axis_eta, axis_phi)
     sxx = np.bincount(jet, pt * x * x)
     syy = np.bincount(jet, pt * y * y)
@@ -60,7 +61,7 @@ def test_phi_wrap_around_gives_the_same_image_as_a_jet_away_from_the_boundary():
     offsets_eta = np.array([0.05, -0.1, 0.2])
     offsets_phi = np.array([0.08, -0.15, 0.02])
     pt = [300.0, 120.0, 60.0]
-    across = one_jet(pt, offsets_eta, images.wrap_phi(3.12 + offsets_phi), 0.0, 3.12)  # straddles phi = +-pi
+    across = one_jet(pt, offsets_eta, wrap_phi(3.12 + offsets_phi), 0.0, 3.12)  # straddles phi = +-pi
     central = one_jet(pt, offsets_eta, offsets_phi, 0.0, 0.0)
     np.testing.assert_allclose(images.jet_images(**across, npix=25), images.jet_images(**central, npix=25), atol=1e-4)
 
@@ -73,7 +74,7 @@ def test_vectorised_images_agree_with_the_per_jet_histogram_loop():
     axis_eta, axis_phi = rng.uniform(-2, 2, len(counts)), rng.uniform(-np.pi, np.pi, len(counts))
     pt = rng.exponential(10.0, n)
     eta = axis_eta[jet] + rng.normal(0, 0.3, n)
-    phi = images.wrap_phi(axis_phi[jet] + rng.normal(0, 0.3, n))
+    phi = wrap_phi(axis_phi[jet] + rng.normal(0, 0.3, n))
     vectorised = images.jet_images(pt, eta, phi, counts, axis_eta, axis_phi, npix=25)
     starts = np.cumsum(counts) - counts
     same = 0
@@ -95,7 +96,7 @@ def converted_events(mjj_values, seed=0):
         constituents = []
         for eta0, phi0 in zip(jets_eta, jets_phi):
             size = rng.integers(1, 8)
-            constituents.append([{"pt": float(p), "eta": float(eta0 + de), "phi": float(images.wrap_phi(phi0 + dp)), "type": 0}
+            constituents.append([{"pt": float(p), "eta": float(eta0 + de), "phi": float(wrap_phi(phi0 + dp)), "type": 0}
                                  for p, de, dp in zip(rng.exponential(100, size), rng.normal(0, .2, size), rng.normal(0, .2, size))])
         records.append({"jet_pt": [1000.0, 900.0], "jet_eta": list(jets_eta), "jet_phi": list(jets_phi), "mjj_gev": mjj,
                         "event_number": number, "jet1_constituents": constituents[0], "jet2_constituents": constituents[1]})

@@ -19,6 +19,7 @@ import awkward as ak
 import numpy as np
 
 from workflow_scripts import files
+from workflow_scripts.kinematics import delta_r
 
 TREE = "Delphes"
 PROVENANCE_KEY = "pipeline_provenance"
@@ -79,10 +80,6 @@ def read_provenance(path) -> dict:
     if PROVENANCE_KEY not in root_file:
         return {}
     return json.loads(str(root_file[PROVENANCE_KEY]))
-
-
-def _delta_phi(a, b):
-    return (a - b + np.pi) % (2 * np.pi) - np.pi
 
 
 def convert(path, selection: dict, jet_radius: float, sqrt_s_gev: float = 13000.0) -> ak.Array:
@@ -175,7 +172,7 @@ def _assign_constituents(eflow, leading, radius):
     padded = ak.pad_none(leading, 2)
     for index in range(2):
         jet = padded[:, index]
-        distance = np.sqrt((eflow.eta - jet.Eta) ** 2 + _delta_phi(eflow.phi, jet.Phi) ** 2)
+        distance = delta_r(eflow.eta, eflow.phi, jet.Eta, jet.Phi)
         distances.append(ak.fill_none(distance, np.inf))
     first = (distances[0] < radius) & (distances[0] <= distances[1])
     second = (distances[1] < radius) & (distances[1] < distances[0])

@@ -25,6 +25,7 @@ import awkward as ak
 import numpy as np
 
 from workflow_scripts import delphes_io, files
+from workflow_scripts.kinematics import delta_r
 from workflow_scripts.seeding import derive_seed
 
 INVISIBLE_PIDS = np.array([12, 14, 16, 1000012, 1000014, 1000016, 1000022, 1000023, 1000025, 1000035, 1000039, 1000045])
@@ -274,11 +275,6 @@ def _eflow_candidates(collections) -> ak.Array:
         parts.append(ak.zip({"pt": towers.ET, "eta": towers.Eta, "phi": towers.Phi, "mass": ak.zeros_like(towers.ET),
                              "kind": ak.full_like(towers.ET, kind, dtype=np.int8)}))
     return ak.concatenate(parts, axis=1)
-
-
-def delta_r(eta1, phi1, eta2, phi2):
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
 
 
 def _isolated_leptons(tracks, eflow, abs_pid, rng) -> ak.Array:

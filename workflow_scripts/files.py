@@ -53,6 +53,14 @@ def _read_arrow(path, columns=None) -> tuple[pa.Table, dict]:
     return arrow, json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
 
 
+def column_names(path) -> list[str]:
+    """The top-level columns of a Parquet file, from its footer alone."""
+    try:
+        return pq.read_schema(path).names
+    except (OSError, pa.ArrowInvalid) as error:
+        raise OSError(f"cannot read Parquet file {path}: {error}") from error
+
+
 def write_table(table: pd.DataFrame, path, metadata: dict) -> None:
     """Parquet with the pipeline's provenance (seed, versions, config) as JSON key-value metadata."""
     _write_arrow(pa.Table.from_pandas(table, preserve_index=False), path, metadata)

@@ -134,16 +134,16 @@ def read_events(path) -> list:
     import pyhepmc
 
     path = str(path)
-    with open(path, "rb") as stream:
-        stream.seek(0, 2)
-        stream.seek(max(0, stream.tell() - 256))
-        if b"END_EVENT_LISTING" not in stream.read():
-            raise OSError(f"HepMC3 file {path} is truncated: it ends without its END_EVENT_LISTING line")
+    declared, last_line = 0, b""
+    with open(path, "rb") as stream:  # one pass: events declared, and whether the file was closed properly
+        for line in stream:
+            declared += line.startswith(b"E ")
+            last_line = line if line.strip() else last_line
+    if b"END_EVENT_LISTING" not in last_line:
+        raise OSError(f"HepMC3 file {path} is truncated: it ends without its END_EVENT_LISTING line")
     with pyhepmc.open(path) as reader:
         events = list(reader)
     # pyhepmc reports a parse failure as an empty or missing event rather than an exception.
-    with open(path, "rb") as stream:
-        declared = sum(line.startswith(b"E ") for line in stream)
     parsed = [event for event in events if len(event.particles) > 0]
     if len(parsed) != declared:
         raise OSError(f"cannot parse event {len(parsed)} of HepMC3 file {path} ({declared} events in the file)")

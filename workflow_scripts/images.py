@@ -23,15 +23,11 @@ import numpy as np
 import pandas as pd
 
 from workflow_scripts import files
+from workflow_scripts.kinematics import wrap_phi
+from workflow_scripts.validation import in_windows
 
 HALF_WIDTH = 1.0  # eta and phi ranges of the image: [-1, 1]
 IMAGE_DTYPE = np.float32
-REGION_CODES = {"SR": 1, "SB": 0}
-
-
-def wrap_phi(delta):
-    """An azimuthal difference folded into [-pi, pi)."""
-    return (np.asarray(delta) + np.pi) % (2 * np.pi) - np.pi
 
 
 def preprocess(pt, eta, phi, counts, axis_eta, axis_phi):
@@ -42,11 +38,8 @@ def preprocess(pt, eta, phi, counts, axis_eta, axis_phi):
     """
     counts = np.asarray(counts, dtype=np.int64)
     n_jets = len(counts)
-    jet = np.repeat(np.arange(n_jets), counts)
-    # Single precision is ample for offsets of at most a few units in eta and phi, and halves memory traffic.
     pt = np.asarray(pt, dtype=np.float32)
-    x = np.asarray(eta, dtype=np.float32) - np.repeat(np.asarray(axis_eta, dtype=np.float32), counts)
-    y = _wrap_small(np.asarray(phi, dtype=np.float32) - np.repeat(np.asarray(axis_phi, dtype=np.float32), counts))
+    x, y, jet = translate(eta, phi, counts, axis_eta, axis_phi)
 
     # Principal axis of the pT-weighted second moments about the jet axis.
     weighted_x = pt * x
@@ -78,6 +71,16 @@ def _sum_per_jet(values, counts):
         starts = (np.cumsum(counts) - counts)[nonempty]
         totals[nonempty] = np.add.reduceat(values, starts, dtype=np.float64)
     return totals
+
+
+def translate(eta, phi, counts, axis_eta, axis_phi):
+    """Constituent offsets from their jet's axis (x along eta, y along wrapped phi) and each one's jet index."""
+    counts = np.asarray(counts, dtype=np.int64)
+    jet = np.repeat(np.arange(len(counts)), counts)
+    # Single precision is ample for offsets of at most a few units in eta and phi, and halves memory traffic.
+    x = np.asarray(eta, dtype=np.float32) - np.repeat(np.asarray(axis_eta, dtype=np.float32), counts)
+    y = _wrap_small(np.asarray(phi, dtype=np.float32) - np.repeat(np.asarray(axis_phi, dtype=np.float32), counts))
+    return x, y, jet
 
 
 def _wrap_small(delta):
@@ -119,9 +122,7 @@ def jet_images(pt, eta, phi, counts, axis_eta, axis_phi, npix, preprocessed=True
     if preprocessed:
         x, y, jet = preprocess(pt, eta, phi, counts, axis_eta, axis_phi)
     else:
-        jet = np.repeat(np.arange(len(counts)), counts)
-        x = np.asarray(eta, dtype=np.float64) - np.asarray(axis_eta, dtype=np.float64)[jet]
-        y = wrap_phi(np.asarray(phi, dtype=np.float64) - np.asarray(axis_phi, dtype=np.float64)[jet])
+        x, y, jet = translate(eta, phi, counts, axis_eta, axis_phi)
     return pixelate(x, y, pt, jet, len(counts), npix, out=out)
 
 
@@ -186,15 +187,15 @@ def window_events(event_files, signal_region, sidebands) -> pd.DataFrame:
     Columns: chunk (position of the file in `event_files`), row (event within
     that file), event_number (when the file has it), mjj_gev and region (SR/SB).
     """
-    windows = {"SR": [signal_region], "SB": list(sidebands)}
     tables = []
     for chunk, path in enumerate(event_files):
-        events, _ = files.read_awkward(path)
+        # Only the two small columns: the constituents are the bulk of the file.
+        columns = [name for name in ("mjj_gev", "event_number") if name in files.column_names(path)]
+        events, _ = files.read_awkward(path, columns=columns)
         mjj = ak.to_numpy(events.mjj_gev).astype(np.float64) if len(events) else np.zeros(0)
         region = np.full(len(mjj), "", dtype=object)
-        for name, bands in windows.items():
-            for low, high in bands:
-                region[(mjj >= low) & (mjj < high)] = name
+        region[in_windows(mjj, sidebands)] = "SB"
+        region[in_windows(mjj, [signal_region])] = "SR"
         rows = np.flatnonzero(region != "")
         table = pd.DataFrame({"chunk": np.full(len(rows), chunk, dtype=np.int32), "row": rows.astype(np.int64)})
         table["event_number"] = (ak.to_numpy(events.event_number)[rows].astype(np.int64)

@@ -96,9 +96,11 @@ def set_fractions(table: pd.DataFrame, label_column: str = "label") -> dict:
 
 
 def train_and_evaluate(table: pd.DataFrame, fractions: dict, settings: ensemble.TrainingSettings, n_members: int,
-                       global_seed: int, device="auto", log=print, mismodelling: str = "none",
-                       return_ensemble: bool = False):
-    """Full and weak supervision, n_members networks each in one ensemble; one metrics row per network.
+                       global_seed: int, device="auto", log=print, mismodelling: str = "none"):
+    """Full and weak supervision, n_members networks each in one ensemble.
+
+    Returns one metrics row per network, every network's ROC curve, the trained ensemble (full members
+    first) and its input standardiser.
 
     Training and validation use `table.label`; the test metrics always use `table.true_label` when
     present (mismodelled labels are what the simulation claims, the truth is what the test measures).
@@ -124,8 +126,7 @@ def train_and_evaluate(table: pd.DataFrame, fractions: dict, settings: ensemble.
                          "label_b": fractions["B"] if run.supervision == "weak" else np.nan,
                          "n_train": int((table.split == "train").sum()), "n_test": len(test),
                          "n_test_signal": int(labels.sum())})
-    result = (pd.DataFrame(rows), pd.concat(rocs, ignore_index=True))
-    return (*result, trained, scaler) if return_ensemble else result
+    return pd.DataFrame(rows), pd.concat(rocs, ignore_index=True), trained, scaler
 
 
 def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings, n_members: int, global_seed: int,
@@ -135,7 +136,7 @@ def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings,
     table = table.assign(true_label=table.label)
     fractions = set_fractions(table)
     baseline, baseline_roc, trained, scaler = train_and_evaluate(table, fractions, settings, n_members, global_seed,
-                                                                 device, log, "none", return_ensemble=True)
+                                                                 device, log, "none")
     # The fully supervised networks rank every event for the swap: mean output of the baseline full members.
     full_scores = trained.predict(scaler.transform(table[list(FEATURES)].to_numpy())).cpu().numpy()[:n_members].mean(axis=0)
     rng = np.random.default_rng(derive_seed(global_seed, "cohen2018_lhc", "mismodelling"))
@@ -145,7 +146,8 @@ def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings,
         # Only what the simulation supplies is mislabelled: training and validation; the test keeps the truth.
         mislabelled = table.assign(label=np.where(table.split == "test", table.true_label, labels))
         implied = set_fractions(mislabelled)
-        per_network, roc = train_and_evaluate(mislabelled, implied, settings, n_members, global_seed, device, log, name)
+        per_network, roc, _, _ = train_and_evaluate(mislabelled, implied, settings, n_members, global_seed, device, log,
+                                                    name)
         results.append(per_network)
         rocs.append(roc)
         table4.append(_table4_row(name, mislabelled, implied))

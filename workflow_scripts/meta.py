@@ -31,7 +31,7 @@ import torch
 
 from workflow_scripts import images
 from workflow_scripts.models import JetPairClassifier, product_bce
-from workflow_scripts.training import predict, to_device
+from workflow_scripts.training import EarlyStopping, predict, to_device
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +123,7 @@ def meta_train(model: JetPairClassifier, tasks: list[Task], settings: MetaSettin
     optimiser = torch.optim.Adam(trainable, lr=settings.meta_learning_rate, eps=1e-7)
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
-    best_loss, best_episode, best_state, waited = np.inf, -1, None, 0
+    stopping = EarlyStopping(settings.patience)
     history = []
     start = time.perf_counter()
     for episode in range(settings.max_episodes):
@@ -140,18 +140,13 @@ def meta_train(model: JetPairClassifier, tasks: list[Task], settings: MetaSettin
         mean_loss = float(np.mean(list(task_losses.values())))
         history.append({"episode": episode, "mean_task_loss": mean_loss, **{f"loss_{k}": v for k, v in task_losses.items()}})
         log(f"episode {episode}: mean task loss {mean_loss:.5f}")
-        if mean_loss < best_loss:
-            best_loss, best_episode, waited = mean_loss, episode, 0
-            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= settings.patience:
-                break
-    model.load_state_dict(best_state)
+        if stopping.should_stop(mean_loss, episode, model):
+            break
+    stopping.restore(model)
     for parameter in trainable:
         parameter.requires_grad_(False)
-    log(f"best episode {best_episode} of {len(history)}, {time.perf_counter() - start:.1f} s")
-    return pd.DataFrame(history), best_episode
+    log(f"best episode {stopping.best_step} of {len(history)}, {time.perf_counter() - start:.1f} s")
+    return pd.DataFrame(history), stopping.best_step
 
 
 def build_tasks(background_windows, test_set, background_images, signals: dict[str, tuple]) -> list[Task]:

@@ -62,7 +62,8 @@ class ScaledConv2d(nn.Conv2d):
 
 
 class JetCNN(nn.Module):
-    """Shared sub-network: image (N, 1, npix, npix) -> one logit per image."""
+    """Shared sub-network: `features` (convolutions) then `head` (dense layers) map an image (N, 1, npix, npix)
+    to one logit; JetPairClassifier runs both jets through it."""
 
     def __init__(self, npix: int, settings: CNNSettings):
         super().__init__()
@@ -82,9 +83,6 @@ class JetCNN(nn.Module):
             width = units
         self.head = nn.Sequential(*dense, nn.Linear(width, 1))
         self.apply(keras_initialisation)
-
-    def forward(self, images):
-        return self.head(self.features(images)).squeeze(-1)
 
 
 class JetPairClassifier(nn.Module):

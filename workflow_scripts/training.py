@@ -50,6 +50,26 @@ class FitResult:
         return len(self.history)
 
 
+class EarlyStopping:
+    """Keras' EarlyStopping with the best weights restored: keeps the state of the lowest loss seen and says
+    when `patience` further steps (epochs, or meta-training episodes) brought no improvement."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_loss, self.best_step, self.best_state, self.waited = np.inf, -1, None, 0
+
+    def should_stop(self, loss: float, step: int, model) -> bool:
+        if loss < self.best_loss:
+            self.best_loss, self.best_step, self.waited = loss, step, 0
+            self.best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self, model) -> None:
+        model.load_state_dict(self.best_state)
+
+
 def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
@@ -76,7 +96,7 @@ def fit(model, train_x, train_y, validation_x, validation_y, settings: FitSettin
     mixed = device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
     shuffle = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate, eps=1e-7)
-    best_loss, best_epoch, best_state, waited = np.inf, -1, None, 0
+    stopping = EarlyStopping(settings.patience)
     history = []
     start = time.perf_counter()
     for epoch in range(settings.max_epochs):
@@ -93,15 +113,10 @@ def fit(model, train_x, train_y, validation_x, validation_y, settings: FitSettin
         validation_loss = float(product_bce(predict(model, validation_x, mixed_precision=mixed), validation_y))
         history.append({"epoch": epoch, "train_loss": total / count, "validation_loss": validation_loss})
         log(f"epoch {epoch}: train loss {total / count:.5f}, validation loss {validation_loss:.5f}")
-        if validation_loss < best_loss:
-            best_loss, best_epoch, waited = validation_loss, epoch, 0
-            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= settings.patience:
-                break
-    model.load_state_dict(best_state)
-    return FitResult(pd.DataFrame(history), best_epoch, best_loss, time.perf_counter() - start)
+        if stopping.should_stop(validation_loss, epoch, model):
+            break
+    stopping.restore(model)
+    return FitResult(pd.DataFrame(history), stopping.best_step, stopping.best_loss, time.perf_counter() - start)
 
 
 # --- the CWoLa stage -------------------------------------------------------------------------------------------
@@ -120,7 +135,10 @@ def gather_images(table: pd.DataFrame, image_files: dict[str, Path], unit_intens
         rows = table.row.to_numpy()[mask]
         if len(rows) and rows.max() >= len(image_map):
             raise IndexError(f"dataset refers to row {rows.max()} of {image_files[source]}, which has {len(image_map)} events")
-        gathered[mask] = image_map[np.sort(rows)][np.argsort(np.argsort(rows))]
+        order = np.argsort(rows)  # memory maps read fastest in increasing row order
+        part = np.empty((len(rows), *shape), dtype=images.IMAGE_DTYPE)
+        part[order] = image_map[rows[order]]
+        gathered[mask] = part
     return images.unit_intensity(gathered) if unit_intensity else gathered
 
 
