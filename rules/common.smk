@@ -179,7 +179,7 @@ COHEN2018_TOY_FIGURES = {
 LHC = config.get("cohen2018_lhc")
 LHC_METRICS = "results/metrics/cohen2018_lhc"
 if LHC:
-    for name in [LHC["signal"], *LHC["backgrounds"]]:
+    for name in [LHC["signal"], *LHC["backgrounds"], *LHC["evaluation_backgrounds"]]:
         require_sample(name, "config key cohen2018_lhc")
 
 
@@ -187,7 +187,9 @@ def cohen2018_outputs():
     figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
     lhc = [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md")] if LHC else []
     if LHC:
-        lhc += expand("results/figures/cohen2018/fig10_mismodelling.{ext}", ext=["pdf", "png"])
+        lhc += [f"{LHC_METRICS}/working_points.csv"]
+        lhc += expand("results/figures/cohen2018/{figure}.{ext}", ext=["pdf", "png"],
+                      figure=["fig09_high_met", "fig10_mismodelling", "fig11_combination"])
     return figures + [f"{TOY_METRICS}/summary.csv"] + lhc
 
 

@@ -148,3 +148,36 @@ rule cohen2018_fig10_mismodelling:
         "logs/cohen2018_fig10_mismodelling/fig10.log",
     shell:
         "python -m workflow_scripts.figures cohen2018-fig10 --roc {input} --output {output.pdf} > {log} 2>&1"
+
+
+rule cohen2018_fig09_high_met:
+    input:
+        events=rules.lhc_combination.output.events,
+        working_points=rules.lhc_combination.output.working_points,
+    output:
+        pdf=report("results/figures/cohen2018/fig09_high_met.pdf", category="Cohen 2018 LHC", caption="../report/cohen2018_fig09_high_met.rst"),
+        png="results/figures/cohen2018/fig09_high_met.png",
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cohen2018_fig09_high_met/fig09.log",
+    shell:
+        "python -m workflow_scripts.figures cohen2018-fig09 --events {input.events} --working-points {input.working_points}"
+        " --output {output.pdf} > {log} 2>&1"
+
+
+rule cohen2018_fig11_combination:
+    input:
+        events=rules.lhc_combination.output.events,
+        working_points=rules.lhc_combination.output.working_points,
+        grid=rules.lhc_combination.output.grid,
+    output:
+        pdf=report("results/figures/cohen2018/fig11_combination.pdf", category="Cohen 2018 LHC", caption="../report/cohen2018_fig11_combination.rst"),
+        png="results/figures/cohen2018/fig11_combination.png",
+    conda:
+        "../envs/plotting.yaml"
+    log:
+        "logs/cohen2018_fig11_combination/fig11.log",
+    shell:
+        "python -m workflow_scripts.figures cohen2018-fig11 --events {input.events} --working-points {input.working_points}"
+        " --grid {input.grid} --output {output.pdf} > {log} 2>&1"

@@ -192,6 +192,7 @@ rule train_lhc:
         table4=f"{LHC_METRICS}/table4.csv",
         rendered=f"{LHC_METRICS}/tables.md",
         roc=f"{LHC_METRICS}/roc.csv",
+        model="results/models/cohen2018_lhc/baseline.pt",
     params:
         net=lambda wildcards: LHC["network"],
         members=lambda wildcards: LHC["trainings"],
@@ -211,4 +212,36 @@ rule train_lhc:
         " --hidden {params.net[hidden]} --optimizer {params.net[optimizer]} --learning-rate {params.net[learning_rate]}"
         " --batch-size {params.net[batch_size]} --epochs {params.net[epochs]} --seed {params.seed}"
         " --device {params.device} --threads {threads} --metrics {output.metrics} --table {output.table}"
-        " --table4 {output.table4} --rendered {output.rendered} --roc {output.roc} > {log} 2>&1"
+        " --table4 {output.table4} --rendered {output.rendered} --roc {output.roc} --model {output.model} > {log} 2>&1"
+
+
+rule lhc_combination:
+    input:
+        data=rules.lhc_dataset.output,
+        model=rules.train_lhc.output.model,
+        background=lambda wildcards: [path for name in LHC["evaluation_backgrounds"] for path in sample_chunks("events", name)],
+    output:
+        events=f"{LHC_METRICS}/evaluation_events.parquet",
+        working_points=f"{LHC_METRICS}/working_points.csv",
+        grid=f"{LHC_METRICS}/combination_grid.csv",
+        combiner="results/models/cohen2018_lhc/combination.pt",
+    params:
+        combination=lambda wildcards: LHC["combination"],
+        efficiencies=lambda wildcards: " ".join(str(value) for value in LHC["combination"]["signal_efficiencies"]),
+        seed=config["seed"],
+    threads: 1
+    conda:
+        "../envs/ml.yaml"
+    log:
+        "logs/lhc_combination/combination.log",
+    benchmark:
+        "benchmarks/lhc_combination/combination.tsv"
+    shell:
+        "python -m workflow_scripts.lhc_combination --data {input.data} --model {input.model} --background {input.background}"
+        " --signal-efficiencies {params.efficiencies}"
+        " --background-to-signal {params.combination[background_to_signal_weight]}"
+        " --hidden {params.combination[network][hidden]} --optimizer {params.combination[network][optimizer]}"
+        " --learning-rate {params.combination[network][learning_rate]} --batch-size {params.combination[network][batch_size]}"
+        " --epochs {params.combination[network][epochs]} --seed {params.seed} --threads {threads}"
+        " --events {output.events} --working-points {output.working_points} --grid {output.grid}"
+        " --combiner {output.combiner} > {log} 2>&1"

@@ -1,5 +1,7 @@
 """Batched ensemble training: losses, gradients, independence and determinism of members."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -44,6 +46,45 @@ def test_hand_written_gradient_matches_autograd(loss):
     (autograd,) = torch.autograd.grad(value.sum(), flat)
     by_hand = ensemble.batch_gradient(loss, x, targets, *net.weights())
     torch.testing.assert_close(by_hand, autograd)
+
+
+@pytest.mark.parametrize("loss", ["bce", "mae"])
+def test_weighted_gradient_matches_autograd(loss):
+    """Keras' sample_weight: the batch loss is the mean of weight * per-event loss."""
+    torch.manual_seed(1)
+    members, batch, inputs, hidden = 2, 6, 3, 4
+    net = ensemble.MLPEnsemble(members, inputs, hidden, dtype=torch.float64)
+    net.params.normal_(0.0, 0.7)
+    x = torch.randn(members, batch, inputs, dtype=torch.float64)
+    targets = torch.randint(0, 2, (members, batch)).to(torch.float64)
+    event_weights = torch.rand(members, batch, dtype=torch.float64) * 5
+    flat = net.params.clone().requires_grad_(True)
+    w1, b1, w2, b2 = net.weights(flat)
+    outputs = torch.sigmoid((torch.sigmoid(torch.baddbmm(b1.unsqueeze(1), x, w1)) * w2.unsqueeze(1)).sum(-1) + b2)
+    if loss == "bce":
+        per_event = -(targets * torch.log(outputs) + (1 - targets) * torch.log1p(-outputs))
+    else:
+        per_event = (targets - outputs).abs()
+    (autograd,) = torch.autograd.grad((event_weights * per_event).mean(1).sum(), flat)
+    by_hand = ensemble.batch_gradient(loss, x, targets, *net.weights(), event_weights)
+    torch.testing.assert_close(by_hand, autograd)
+
+
+def test_event_weights_move_the_decision():
+    """Up-weighting one class makes the network call more events that class; zero weights drop events."""
+    x, labels, x_test, labels_test = _toy_training_data(2000)
+    settings = ensemble.TrainingSettings(epochs=5, learning_rate=0.01)
+    targets = np.tile([0.0, 1.0], (1, 1))
+    plain = ensemble.train_ensemble(x, labels, targets, settings, [3]).predict(x_test).numpy()[0]
+    heavy_signal = ensemble.train_ensemble(x, labels, targets, settings, [3],
+                                           event_weights=np.where(labels == 1, 10.0, 1.0)).predict(x_test).numpy()[0]
+    assert (heavy_signal > 0.5).mean() > (plain > 0.5).mean() + 0.05
+    unit = ensemble.train_ensemble(x, labels, targets, settings, [3], event_weights=np.ones(len(x))).predict(x_test).numpy()[0]
+    np.testing.assert_allclose(unit, plain, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="event_weights"):
+        ensemble.train_ensemble(x, labels, targets, settings, [3], event_weights=-np.ones(len(x)))
+    with pytest.raises(ValueError, match="llp"):
+        ensemble.train_ensemble(x, labels, targets, dataclasses.replace(settings, loss="llp"), [3], event_weights=np.ones(len(x)))
 
 
 def _toy_training_data(n=4000, seed=0):

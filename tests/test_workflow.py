@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from workflow_scripts import files
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
@@ -65,6 +68,24 @@ def test_lhc_table3_compares_full_and_weak_supervision(finished_run):
     assert roc.groupby(["mismodelling", "supervision", "member"]).ngroups == 3 * 2 * 2
     for ext in ("pdf", "png"):
         assert (finished_run / "results" / "figures" / "cohen2018" / f"fig10_mismodelling.{ext}").stat().st_size > 5000
+
+
+def test_lhc_combination_cuts_every_selection_at_equal_signal_and_draws_fig09_fig11(finished_run):
+    metrics_dir = finished_run / "results" / "metrics" / "cohen2018_lhc"
+    points = pd.read_csv(metrics_dir / "working_points.csv")
+    config = yaml.safe_load(TINY.read_text())["cohen2018_lhc"]["combination"]
+    assert sorted(set(points.signal_efficiency)) == sorted(config["signal_efficiencies"])
+    for _, point in points.groupby("signal_efficiency"):
+        assert set(point.selection) == {"full", "weak", "combined"}
+        assert point.signal_fb.nunique() <= 3 and (point.signal_fb > 0).all()
+    events, metadata = files.read_table(metrics_dir / "evaluation_events.parquet")
+    assert set(events.half) == {"train", "eval"} and "background_files" in metadata
+    # Each half carries each class's whole cross section.
+    per_half = events.groupby(["half", "label"]).weight_pb.sum().unstack()
+    np.testing.assert_allclose(per_half.loc["train"], per_half.loc["eval"], rtol=1e-9)
+    for name in ("fig09_high_met", "fig11_combination"):
+        for ext in ("pdf", "png"):
+            assert (finished_run / "results" / "figures" / "cohen2018" / f"{name}.{ext}").stat().st_size > 5000
 
 
 def test_finished_run_schedules_nothing(finished_run):

@@ -124,11 +124,14 @@ class MLPEnsemble:
         return (hidden * w2.unsqueeze(1)).sum(-1) + b2
 
     @torch.no_grad()
+    def predict_logits(self, x, chunk_size: int = 65536) -> torch.Tensor:
+        """Pre-sigmoid outputs (E, N) for inputs x (N, n_in); unlike the sigmoid they do not saturate at 1."""
+        x = torch.as_tensor(x, dtype=self.params.dtype, device=self.params.device)
+        return torch.cat([self.logits(x[start : start + chunk_size]) for start in range(0, len(x), chunk_size)], dim=1)
+
     def predict(self, x, chunk_size: int = 65536) -> torch.Tensor:
         """Sigmoid outputs (E, N) for inputs x (N, n_in) shared by every member."""
-        x = torch.as_tensor(x, dtype=self.params.dtype, device=self.params.device)
-        outputs = [torch.sigmoid(self.logits(x[start : start + chunk_size])) for start in range(0, len(x), chunk_size)]
-        return torch.cat(outputs, dim=1)
+        return torch.sigmoid(self.predict_logits(x, chunk_size))
 
     def state_dict(self) -> dict:
         return {
@@ -178,15 +181,19 @@ def loss_grad_logits(loss: str, logits: torch.Tensor, targets: torch.Tensor) -> 
     raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
 
 
-def batch_gradient(loss: str, x, targets, w1, b1, w2, b2) -> torch.Tensor:
+def batch_gradient(loss: str, x, targets, w1, b1, w2, b2, event_weights=None) -> torch.Tensor:
     """Flat gradient (E, P) of the batch loss for every member.
 
     x: (E, B, n_in), targets: (E, B); weights as returned by MLPEnsemble.weights().
+    event_weights: optional (E, B) per-event loss weights (Keras' sample_weight:
+    the batch loss is the mean of weight * per-event loss; bce and mae only).
     Written as plain tensor algebra so that torch.compile can fuse it.
     """
     hidden = torch.sigmoid(torch.baddbmm(b1.unsqueeze(1), x, w1))
     logits = (hidden * w2.unsqueeze(1)).sum(-1) + b2
     grad_logits = loss_grad_logits(loss, logits, targets)
+    if event_weights is not None:
+        grad_logits = grad_logits * event_weights
     grad_w2 = (grad_logits.unsqueeze(-1) * hidden).sum(1)
     grad_b2 = grad_logits.sum(dim=1, keepdim=True)
     grad_hidden = grad_logits.unsqueeze(-1) * w2.unsqueeze(1) * hidden * (1.0 - hidden)
@@ -198,7 +205,7 @@ def batch_gradient(loss: str, x, targets, w1, b1, w2, b2) -> torch.Tensor:
 ADAM_BETA1, ADAM_BETA2 = 0.9, 0.999
 
 
-def _training_step(loss, optimizer, split_weights, x, targets, params, m, v, step_size) -> None:
+def _training_step(loss, optimizer, split_weights, x, targets, params, m, v, step_size, event_weights=None) -> None:
     """One optimizer step of every member, in place.
 
     x: (B, E, n_in) and targets: (B, E), batch-major so that each batch is a
@@ -206,7 +213,8 @@ def _training_step(loss, optimizer, split_weights, x, targets, params, m, v, ste
     with the bias correction folded into step_size; SGD uses step_size as the
     learning rate and ignores m and v.
     """
-    grad = batch_gradient(loss, x.transpose(0, 1), targets.transpose(0, 1), *split_weights(params))
+    batch_weights = None if event_weights is None else event_weights.transpose(0, 1)
+    grad = batch_gradient(loss, x.transpose(0, 1), targets.transpose(0, 1), *split_weights(params), batch_weights)
     if optimizer == "adam":
         m.mul_(ADAM_BETA1).add_(grad, alpha=1.0 - ADAM_BETA1)
         v.mul_(ADAM_BETA2).addcmul_(grad, grad, value=1.0 - ADAM_BETA2)
@@ -225,6 +233,7 @@ def train_ensemble(
     device="cpu",
     compile_step: bool = False,
     progress=None,
+    event_weights=None,
 ) -> MLPEnsemble:
     """Train one network per member seed and return the trained ensemble.
 
@@ -237,6 +246,8 @@ def train_ensemble(
         whatever ensemble it is part of.
     compile_step: fuse the whole step with torch.compile (several times faster
         on CPU for large ensembles, about 15 s of compilation up front).
+    event_weights: optional (N,) per-event loss weights shared by every member
+        (bce or mae; the proportion loss has no per-event term to weight).
     """
     device = torch.device(device)
     x_train = torch.as_tensor(np.asarray(x_train), dtype=torch.float32, device=device)
@@ -252,6 +263,12 @@ def train_ensemble(
     if group_train.min() < 0 or group_train.max() >= group_targets.shape[1]:
         raise ValueError(f"group indices must lie in [0, {group_targets.shape[1]})")
     targets_by_group = group_targets.T.contiguous()  # (G, E)
+    if event_weights is not None:
+        if settings.loss == "llp":
+            raise ValueError("event weights need a per-event loss (bce or mae), not llp")
+        event_weights = torch.as_tensor(np.asarray(event_weights), dtype=torch.float32, device=device)
+        if event_weights.shape != (len(x_train),) or not bool(torch.all(torch.isfinite(event_weights) & (event_weights >= 0))):
+            raise ValueError(f"event_weights must be {len(x_train)} finite non-negative numbers")
 
     ensemble = MLPEnsemble(n_members, x_train.shape[1], settings.n_hidden, device=device)
     ensemble.initialise(member_seeds)
@@ -281,7 +298,10 @@ def train_ensemble(
             x = x_train.index_select(0, flat_index).view(len(index), n_members, -1)
             targets = torch.gather(targets_by_group, 0, group_train.index_select(0, flat_index).view(index.shape))
             run_step = full_batch_step if len(index) == batch else step
-            run_step(x, targets, params, m, v, step_size)
+            if event_weights is None:
+                run_step(x, targets, params, m, v, step_size)
+            else:
+                run_step(x, targets, params, m, v, step_size, event_weights[index])
         if progress is not None:
             progress(epoch)
     return ensemble

@@ -17,9 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from scipy.special import expit  # noqa: E402
 
 from workflow_scripts.cards import sample_label  # noqa: E402
-from workflow_scripts.files import atomic_output  # noqa: E402
+from workflow_scripts.files import atomic_output, read_table  # noqa: E402
 
 FULL_COLOR, WEAK_COLOR, BAYES_COLOR = "tab:orange", "tab:blue", "black"
 LOSS_COLORS = {"bce": "tab:blue", "mae": "tab:green", "llp": "tab:red"}
@@ -353,6 +355,84 @@ def cohen2018_fig10(roc: pd.DataFrame, output) -> None:
     save(figure, output)
 
 
+SIGNAL_COLOR, BACKGROUND_COLOR = "tab:green", "tab:purple"
+
+
+def _working_point(points: pd.DataFrame, efficiency: float) -> pd.DataFrame:
+    return points[np.isclose(points.signal_efficiency, efficiency)].set_index("selection")
+
+
+def cohen2018_fig09(events: pd.DataFrame, points: pd.DataFrame, output) -> None:
+    """Paper Fig. 9: cross-section-weighted outputs of the full (top) and weak (bottom) network for the gluino
+    signal and the MET-binned Z+jets background, the cut at equal signal cross section (the first working
+    point), and the MET spectra before (dashed) and after (solid) the cut.  Evaluation half only."""
+    from matplotlib.lines import Line2D
+
+    held_out = events[events.half == "eval"]
+    weight = held_out.weight_pb.to_numpy() * 1000.0
+    signal = held_out.label.to_numpy() == 1
+    point = _working_point(points, points.signal_efficiency.iloc[0])
+    met_bins = np.linspace(0.0, max(held_out.met_gev.max(), 1.0) * 1.02, 40)
+    figure, axes = plt.subplots(2, 2, figsize=(13, 10))
+    names = {"full": "Fully supervised network output", "weak": "Weakly supervised network output"}
+    for row, supervision in enumerate(("full", "weak")):
+        cut = point.loc[supervision]
+        outputs = held_out[f"{supervision}_output"].to_numpy()
+        passes = held_out[f"{supervision}_logit"].to_numpy() >= cut.cut_logit
+        # The outputs fill a narrow range (weak supervision's targets are 0.47 and 0.83): bin that range.
+        output_bins = np.linspace(outputs.min(), outputs.max() + 1e-9, 41)
+        left, right = axes[row]
+        for is_signal, color, name in ((True, SIGNAL_COLOR, "gluino pairs"), (False, BACKGROUND_COLOR, "Z(nu nu)+jets")):
+            mask = signal == is_signal
+            left.hist(outputs[mask], bins=output_bins, weights=weight[mask] / np.diff(output_bins)[0],
+                      histtype="step", color=color, lw=2, label=name)
+            for selected, style in ((np.ones_like(mask), "--"), (passes, "-")):
+                chosen = mask & selected
+                right.hist(held_out.met_gev[chosen], bins=met_bins, weights=weight[chosen] / np.diff(met_bins)[0],
+                           histtype="step", color=color, ls=style, lw=2)
+        left.axvline(expit(cut.cut_logit), color="black", ls="--")
+        left.text(0.03, 0.95, f"passing the cut:\nsignal {cut.signal_fb:.3g} fb\nbackground {cut.background_fb:.3g} fb",
+                  transform=left.transAxes, va="top", fontsize=12)
+        left.set(yscale="log", xlabel=names[supervision], ylabel="dsigma/d(output) [fb]")
+        left.legend(loc="upper right")
+        right.set(yscale="log", xlabel="Missing transverse energy [GeV]", ylabel="dsigma/dMET [fb/GeV]")
+        right.legend(handles=[Line2D([], [], color="gray", ls="--", label="before the cut"),
+                              Line2D([], [], color="gray", ls="-", label="after the cut")], loc="upper right")
+    save(figure, output)
+
+
+def cohen2018_fig11(events: pd.DataFrame, points: pd.DataFrame, grid: pd.DataFrame, output) -> None:
+    """Paper Fig. 11: weighted signal and background in the plane of the weak output and log10(log(2 - full
+    output)), the single-network cuts (dashed) and the combined network's cut (solid) at the last working
+    point, all at equal signal cross section.  Evaluation half only."""
+    from workflow_scripts.lhc_combination import spread_full_output  # here: it imports torch, which other figures skip
+
+    held_out = events[events.half == "eval"]
+    weight = held_out.weight_pb.to_numpy() * 1000.0
+    efficiency = points.signal_efficiency.iloc[-1]
+    point = _working_point(points, efficiency)
+    x_bins = np.linspace(grid.weak_output.min(), grid.weak_output.max(), 60)
+    y_bins = np.linspace(grid.full_spread.min(), grid.full_spread.max(), 60)
+    figure, axis = plt.subplots(figsize=(8, 7))
+    for label, cmap in ((0, "Purples"), (1, "Greens")):
+        mask = held_out.label.to_numpy() == label
+        if weight[mask].max() > 0:
+            axis.hist2d(held_out.weak_output[mask], held_out.full_spread[mask], bins=[x_bins, y_bins], weights=weight[mask],
+                        cmap=cmap, norm=LogNorm(), alpha=0.75, cmin=weight[mask][weight[mask] > 0].min() * 0.5)
+    axis.axvline(expit(point.loc["weak"].cut_logit), color="black", ls="--", label="weak-network cut")
+    axis.axhline(spread_full_output(point.loc["full"].cut_logit), color="black", ls="-.", label="full-network cut")
+    matrix = grid.pivot(index="full_spread", columns="weak_output", values="combined_logit")
+    axis.contour(matrix.columns.to_numpy(), matrix.index.to_numpy(), matrix.to_numpy(),
+                 levels=[point.loc["combined"].cut_logit], colors="black", linestyles="-")
+    axis.plot([], [], color="black", ls="-", label="combined-network cut")  # contour sets make no legend entry
+    reduction = point.loc["combined"].combined_reduction_vs_best_single
+    axis.text(0.97, 0.97, f"signal efficiency {efficiency:g}\nbackground {100 * reduction:+.1f} % removed\n"
+              "beyond the better single cut", transform=axis.transAxes, ha="right", va="top", fontsize=12)
+    axis.set(xlabel="Weakly supervised network output", ylabel="log10(log(2 - fully supervised output))")
+    axis.legend(loc="lower left", fontsize=11)
+    save(figure, output)
+
+
 TOY_FIGURES = {
     "cohen2018-fig04": cohen2018_fig04,
     "cohen2018-fig05": cohen2018_fig05,
@@ -392,11 +472,28 @@ def main(argv=None) -> None:
     significance.add_argument("--compare", type=Path, help="a second summary drawn dashed (Fig. 4: plain CWoLa)")
     significance.add_argument("--labels", nargs=2, default=["CWoLa", "CWoLa"], help="legend names of summary and compare")
     significance.add_argument("--output", type=Path, required=True)
+    high_met = sub.add_parser("cohen2018-fig09", help="network outputs and MET on the MET-binned background")
+    high_met.add_argument("--events", type=Path, required=True)
+    high_met.add_argument("--working-points", type=Path, required=True)
+    high_met.add_argument("--output", type=Path, required=True)
+    combination = sub.add_parser("cohen2018-fig11", help="the two outputs in a plane and the combined cut")
+    combination.add_argument("--events", type=Path, required=True)
+    combination.add_argument("--working-points", type=Path, required=True)
+    combination.add_argument("--grid", type=Path, required=True)
+    combination.add_argument("--output", type=Path, required=True)
     mismodelling = sub.add_parser("cohen2018-fig10", help="ROC curves before and after the mismodellings")
     mismodelling.add_argument("--roc", type=Path, required=True)
     mismodelling.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     apply_style()
+    if args.figure in ("cohen2018-fig09", "cohen2018-fig11"):
+        events, _ = read_table(args.events)
+        points = pd.read_csv(args.working_points)
+        if args.figure == "cohen2018-fig09":
+            cohen2018_fig09(events, points, args.output)
+        else:
+            cohen2018_fig11(events, points, pd.read_csv(args.grid), args.output)
+        return
     if args.figure == "cohen2018-fig10":
         cohen2018_fig10(pd.read_csv(args.roc), args.output)
         return

@@ -18,6 +18,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pandas as pd
+import torch
 
 from workflow_scripts import ensemble, files, metrics, weights
 from workflow_scripts.devices import set_cpu_threads
@@ -130,9 +131,10 @@ def train_and_evaluate(table: pd.DataFrame, fractions: dict, settings: ensemble.
 
 
 def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings, n_members: int, global_seed: int,
-                       device="auto", log=print) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                       device="auto", log=print) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     """Baseline, (a) random relabelling and (b) phase-space swap: every network's metrics, its ROC curve on the
-    true test labels (fixed false-positive-rate grid) and paper Table 4."""
+    true test labels (fixed false-positive-rate grid), paper Table 4, and the baseline networks with their input
+    standardiser as a state dict (full members first, then weak; see `load_baseline`)."""
     table = table.assign(true_label=table.label)
     fractions = set_fractions(table)
     baseline, baseline_roc, trained, scaler = train_and_evaluate(table, fractions, settings, n_members, global_seed,
@@ -151,7 +153,22 @@ def mismodelling_study(table: pd.DataFrame, settings: ensemble.TrainingSettings,
         results.append(per_network)
         rocs.append(roc)
         table4.append(_table4_row(name, mislabelled, implied))
-    return pd.concat(results, ignore_index=True), pd.concat(rocs, ignore_index=True), pd.DataFrame(table4)
+    model = trained.state_dict() | scaler.state_dict() | {
+        "supervisions": ["full", "weak"], "members_per_supervision": n_members, "features": list(FEATURES),
+        "weak_labels": fractions}
+    return pd.concat(results, ignore_index=True), pd.concat(rocs, ignore_index=True), pd.DataFrame(table4), model
+
+
+def load_baseline(path, device="cpu") -> tuple[ensemble.MLPEnsemble, ensemble.Standardiser, int]:
+    """The baseline full and weak networks written by `train`: ensemble, standardiser, members per supervision."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    missing = [key for key in ("params", "input_mean", "members_per_supervision", "features") if key not in state]
+    if missing:
+        raise KeyError(f"{path}: not a model written by `lhc_study train` (lacks {missing})")
+    if list(state["features"]) != list(FEATURES):
+        raise ValueError(f"{path}: trained on features {state['features']}, expected {list(FEATURES)}")
+    return (ensemble.MLPEnsemble.from_state_dict(state, device), ensemble.Standardiser.from_state_dict(state),
+            int(state["members_per_supervision"]))
 
 
 def render_tables(table3_frame: pd.DataFrame, table4_frame: pd.DataFrame) -> str:
@@ -210,6 +227,7 @@ def main(argv=None) -> None:
     train.add_argument("--table4", type=Path, required=True, help="mismodelling: labels used and true fractions")
     train.add_argument("--rendered", type=Path, required=True, help="Tables 3 and 4 as Markdown")
     train.add_argument("--roc", type=Path, required=True, help="ROC curve of every network on the true test labels")
+    train.add_argument("--model", type=Path, required=True, help="the baseline full and weak networks (torch state dict)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "data":
         table = pd.concat([read_sample(args.signal, 1), read_sample(args.background, 0)], ignore_index=True)
@@ -223,8 +241,10 @@ def main(argv=None) -> None:
     table, metadata = files.read_table(args.data)
     settings = ensemble.TrainingSettings(n_hidden=args.hidden, optimizer=args.optimizer, learning_rate=args.learning_rate,
                                          batch_size=args.batch_size, epochs=args.epochs)
-    per_network, roc, table4 = mismodelling_study(table, settings, args.members, args.seed, args.device,
-                                                  log=lambda message: print(message, flush=True))
+    per_network, roc, table4, model = mismodelling_study(table, settings, args.members, args.seed, args.device,
+                                                         log=lambda message: print(message, flush=True))
+    with files.atomic_output(args.model) as temporary:
+        torch.save(model, temporary)
     files.write_csv(per_network, args.metrics)
     files.write_csv(roc, args.roc)
     summary = table3(per_network)

@@ -64,3 +64,20 @@ def discovery_significance(n_signal, n_background):
     if np.any(b <= 0) or np.any(s < 0):
         raise ValueError("significance needs n_background > 0 and n_signal >= 0")
     return np.sqrt(2.0 * ((s + b) * np.log1p(s / b) - s))
+
+
+def threshold_keeping(scores, weights, fraction: float) -> float:
+    """The tightest cut `score >= c` whose passing events carry at least `fraction` of the summed weight.
+
+    With cross-section weights this is a cut at fixed signal cross section; ties at the cut all pass.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    if scores.shape != weights.shape or scores.ndim != 1 or len(scores) == 0:
+        raise ValueError(f"scores {scores.shape} and weights {weights.shape} must be equal non-empty 1-d shapes")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    order = np.argsort(-scores, kind="stable")
+    kept = np.cumsum(weights[order])
+    index = min(int(np.searchsorted(kept, fraction * kept[-1] * (1 - 1e-12), side="left")), len(kept) - 1)
+    return float(scores[order][index])
