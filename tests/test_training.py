@@ -1,10 +1,12 @@
 """The jet-pair CNN, early stopping and the significance of eq. (3.1)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from workflow_scripts import metrics
 from workflow_scripts.models import CNNSettings, JetPairClassifier, count_flops, load_model, product_bce, save_model
@@ -193,3 +195,27 @@ def test_meta_task_draws_are_disjoint_and_too_small_pools_are_named():
     assert len(draws) == 3 and len(set(signal_rows)) == 30
     with pytest.raises(ValueError, match="hv_dd_lambda5 needs 33 signal events.*cwola.meta.n_per_class"):
         task.draw(np.random.default_rng(0), 11)
+
+
+def _preset(name):
+    root = Path(__file__).resolve().parents[1]
+    return yaml.safe_load((root / "presets" / name).read_text())["cwola"]
+
+
+@pytest.mark.parametrize("npix,large", [(25, False), (50, False), (75, False), (75, True)])
+def test_paper_preset_networks_train_at_every_resolution(npix, large):
+    """Figs. 3-6 at the paper's settings: Table 2 at 25, 50, 75 px and the larger kernels of Fig. 6 at 75 px build,
+    classify a batch and back-propagate (a shape mistake in the preset would otherwise surface on a cluster)."""
+    cwola = _preset("paper-cwola.yaml")
+    network = dict(cwola["network"])
+    if large:
+        assert npix == cwola["large_kernels"]["resolution"]
+        network["kernels"] = cwola["large_kernels"]["kernels"]
+    model = JetPairClassifier(npix, CNNSettings.from_dict(network))
+    images = torch.rand(3, 2, npix, npix)
+    output = model(images)
+    assert output.shape == (3,) and torch.all((output > 0) & (output < 1))
+    product_bce(output, torch.tensor([0.0, 1.0, 1.0])).backward()
+    first_convolution = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
+    assert first_convolution.kernel_size == (network["kernels"][0],) * 2
+    assert first_convolution.weight.grad is not None and torch.any(first_convolution.weight.grad != 0)
