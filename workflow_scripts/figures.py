@@ -426,8 +426,8 @@ def cohen2018_fig11(events: pd.DataFrame, points: pd.DataFrame, grid: pd.DataFra
                  levels=[point.loc["combined"].cut_logit], colors="black", linestyles="-")
     axis.plot([], [], color="black", ls="-", label="combined-network cut")  # contour sets make no legend entry
     reduction = point.loc["combined"].combined_reduction_vs_best_single
-    axis.text(0.97, 0.97, f"signal efficiency {efficiency:g}\nbackground {100 * reduction:+.1f} % removed\n"
-              "beyond the better single cut", transform=axis.transAxes, ha="right", va="top", fontsize=12)
+    axis.text(0.97, 0.97, f"signal efficiency {efficiency:g}\ncombined cut: background {100 * (1 - reduction):.0f} %\n"
+              "of the better single cut's", transform=axis.transAxes, ha="right", va="top", fontsize=12)
     axis.set(xlabel="Weakly supervised network output", ylabel="log10(log(2 - fully supervised output))")
     axis.legend(loc="lower left", fontsize=11)
     save(figure, output)
