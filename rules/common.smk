@@ -41,6 +41,57 @@ def events_per_chunk(sample):
     return SAMPLES[sample].get("events_per_chunk", config["generation"]["events_per_chunk"])
 
 
+def backend(sample):
+    return SAMPLES[sample].get("backend", "embedded")
+
+
+def name_pattern(names):
+    """A wildcard constraint matching exactly these sample names (none: a pattern that matches nothing)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+# Each backend's samples, as wildcard constraints: every sample's detector ROOT file
+# (results/delphes/{sample}/chunk{chunk}.root, one path for all backends) has exactly one producing rule.
+MADGRAPH_SAMPLES = name_pattern([name for name in SAMPLES if backend(name).startswith("madgraph-")])
+DELPHES_SAMPLES = name_pattern([name for name in SAMPLES if backend(name).endswith("-delphes")])
+EMBEDDED_DETECTOR_SAMPLES = name_pattern([name for name in SAMPLES if not backend(name).endswith("-delphes")])
+
+
+def pythia_card(wildcards):
+    """MadGraph backends shower each chunk's own LHE file with a card of its own; the others share the sample's card."""
+    if backend(wildcards.sample).startswith("madgraph-"):
+        return f"results/cards/{wildcards.sample}/chunk{wildcards.chunk}.cmnd"
+    return f"results/cards/{wildcards.sample}.cmnd"
+
+
+def madgraph_settings(wildcards):
+    """The sample's physics settings for MadGraph, as a shell argument; the backend is left out so that
+    moving a sample between the two MadGraph backends does not regenerate its events."""
+    entry = {key: value for key, value in generator_entry(SAMPLES[wildcards.sample]).items() if key != "backend"}
+    return shlex.quote(json.dumps(entry))
+
+
+def lhe_card_settings(wildcards):
+    """Card settings of one MadGraph chunk, as a shell argument: shower that chunk's LHE file (plus the sample's extras)."""
+    entry = {"process": "lhe", "lhe_file": lhe_input(wildcards),
+             "extra_settings": SAMPLES[wildcards.sample].get("extra_settings", {})}
+    return shlex.quote(json.dumps(entry))
+
+
+def lhe_input(wildcards):
+    """The chunk's MadGraph events, for the MadGraph backends."""
+    if backend(wildcards.sample).startswith("madgraph-"):
+        return f"results/lhe/{wildcards.sample}/chunk{wildcards.chunk}.lhe.gz"
+    return []
+
+
+def detector_root(wildcards):
+    """The chunk's Delphes-schema ROOT file: the same path for every backend.  Which rule writes it
+    (simulate_detector or delphes_pythia8) follows from the sample's backend through the rules'
+    wildcard constraints above."""
+    return f"results/delphes/{wildcards.sample}/chunk{wildcards.chunk}.root"
+
+
 def sample_chunks(stage, sample, extension="parquet"):
     """Every chunk file of one sample at one stage (particles, delphes, events)."""
     return [f"results/{stage}/{sample}/chunk{chunk}.{extension}" for chunk in range(SAMPLES[sample]["chunks"])]

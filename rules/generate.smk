@@ -31,13 +31,15 @@ rule render_card:
 
 rule generate_particles:
     input:
-        card=rules.render_card.output,
+        card=pythia_card,
+        lhe=lhe_input,
     output:
         "results/particles/{sample}/chunk{chunk}.parquet",
     params:
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
+        lhe=lambda wildcards, input: "--lhe-first-event 0" if input.lhe else "",  # the chunk's own MadGraph file
     threads: 1
     conda:
         "../envs/generation.yaml"
@@ -48,18 +50,20 @@ rule generate_particles:
     shell:
         "python -m workflow_scripts.generation --card {input.card} --output {output} --sample {wildcards.sample}"
         " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size}"
-        " --seed {params.seed} > {log} 2>&1"
+        " --seed {params.seed} {params.lhe} > {log} 2>&1"
 
 
 rule write_hepmc:
     input:
-        card=rules.render_card.output,
+        card=pythia_card,
+        lhe=lhe_input,
     output:
         "results/hepmc/{sample}/chunk{chunk}.hepmc3",
     params:
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
+        lhe=lambda wildcards, input: "--lhe-first-event 0" if input.lhe else "",
     threads: 1
     conda:
         "../envs/generation.yaml"
@@ -70,7 +74,7 @@ rule write_hepmc:
     shell:
         "python -m workflow_scripts.generation --card {input.card} --hepmc {output} --sample {wildcards.sample}"
         " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size}"
-        " --seed {params.seed} > {log} 2>&1"
+        " --seed {params.seed} {params.lhe} > {log} 2>&1"
 
 
 rule simulate_detector:
@@ -78,6 +82,8 @@ rule simulate_detector:
         rules.generate_particles.output,
     output:
         "results/delphes/{sample}/chunk{chunk}.root",
+    wildcard_constraints:
+        sample=EMBEDDED_DETECTOR_SAMPLES,  # the others run Delphes itself (rules/containers.smk)
     params:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
         seed=config["seed"],
@@ -95,7 +101,7 @@ rule simulate_detector:
 
 rule convert_events:
     input:
-        rules.simulate_detector.output,
+        detector_root,
     output:
         "results/events/{sample}/chunk{chunk}.parquet",
     params:

@@ -127,15 +127,18 @@ def generate(pythia, n_events: int, batch_size: int = 100, on_batch=None) -> ak.
 
 
 def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, batch_size: int = 100,
-                   hepmc_output=None) -> dict:
+                   hepmc_output=None, lhe_first_event: int | None = None) -> dict:
     """Generate one chunk of a sample into a Parquet file (`output`) and/or the full event record into a
-    HepMC3 file (`hepmc_output`); returns its metadata.  The same seed gives the same events in both."""
+    HepMC3 file (`hepmc_output`); returns its metadata.  The same seed gives the same events in both.
+    A Les Houches chunk starts at event `lhe_first_event` of its file: by default chunk * n_events, as
+    when all chunks share one file; 0 for a file of the chunk's own (MadGraph backends)."""
     seed = derive_seed(global_seed, "generate", sample, chunk)
     lhe_file = les_houches_file(card_path)
     if lhe_file is not None and not lhe_file.is_file():
         raise FileNotFoundError(f"{card_path}: Les Houches file {lhe_file} does not exist")
     # Chunks of a Les Houches sample read consecutive, disjoint ranges of the file.
-    pythia = configure_pythia(card_path, seed, chunk * n_events if lhe_file else 0)
+    skip = (chunk * n_events if lhe_first_event is None else lhe_first_event) if lhe_file else 0
+    pythia = configure_pythia(card_path, seed, skip)
     if hepmc_output is not None:
         import pyhepmc
 
@@ -151,7 +154,7 @@ def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, gl
             raise OSError(f"Les Houches file {lhe_file} is truncated: it ends without </LesHouchesEvents>")
         if len(events) == 0:
             raise ValueError(f"Les Houches file {lhe_file} has no events left for chunk {chunk} "
-                             f"(the chunks before it used {chunk * n_events})")
+                             f"(it starts at event {skip})")
     info = pythia.infoPython()
     metadata = {
         "sample": sample,
@@ -179,11 +182,13 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=100, help="events per Pythia nextBatch call")
     parser.add_argument("--seed", type=int, required=True, help="global seed")
+    parser.add_argument("--lhe-first-event", type=int, help="first event of the card's Les Houches file to read "
+                        "(default: chunk * events, for chunks sharing one file)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.output is None and args.hepmc is None:
         parser.error("give --output, --hepmc or both")
     metadata = generate_chunk(args.card, args.output, args.sample, args.chunk, args.events, args.seed, args.batch_size,
-                              args.hepmc)
+                              args.hepmc, args.lhe_first_event)
     print(metadata, flush=True)
 
 
