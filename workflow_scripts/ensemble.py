@@ -54,6 +54,21 @@ class TrainingSettings:
             raise ValueError(f"invalid training settings: {self}")
 
 
+def add_training_arguments(parser) -> None:
+    """The command-line options of TrainingSettings (but the loss), shared by every study's CLI."""
+    parser.add_argument("--hidden", type=int, required=True)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, required=True)
+    parser.add_argument("--learning-rate", type=float, required=True)
+    parser.add_argument("--batch-size", type=int, required=True)
+    parser.add_argument("--epochs", type=int, required=True)
+
+
+def training_settings(args, loss: str = "bce") -> TrainingSettings:
+    """TrainingSettings from options added by `add_training_arguments`."""
+    return TrainingSettings(n_hidden=args.hidden, loss=loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
+                            batch_size=args.batch_size, epochs=args.epochs)
+
+
 @dataclasses.dataclass(frozen=True)
 class Standardiser:
     """Scikit-learn's StandardScaler: per-feature mean and standard deviation of the training sample.

@@ -185,11 +185,7 @@ def main(argv=None) -> None:
     parser.add_argument("--background", type=Path, nargs="+", required=True, help="MET-binned background event files")
     parser.add_argument("--signal-efficiencies", type=float, nargs="+", required=True)
     parser.add_argument("--background-to-signal", type=float, required=True)
-    parser.add_argument("--hidden", type=int, required=True)
-    parser.add_argument("--optimizer", required=True)
-    parser.add_argument("--learning-rate", type=float, required=True)
-    parser.add_argument("--batch-size", type=int, required=True)
-    parser.add_argument("--epochs", type=int, required=True)
+    ensemble.add_training_arguments(parser)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
@@ -200,8 +196,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     set_cpu_threads(args.threads)
     dataset, _ = files.read_table(args.data)
-    settings = ensemble.TrainingSettings(n_hidden=args.hidden, optimizer=args.optimizer, learning_rate=args.learning_rate,
-                                         batch_size=args.batch_size, epochs=args.epochs)
+    settings = ensemble.training_settings(args)
     events, points, grid, model = run(dataset, read_sample(args.background, 0), args.model, settings,
                                       args.background_to_signal, args.signal_efficiencies, args.seed, args.device)
     files.write_table(events, args.events, {"seed": args.seed, "background_files": [str(p) for p in args.background],

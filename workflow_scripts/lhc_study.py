@@ -214,11 +214,7 @@ def main(argv=None) -> None:
     train = sub.add_parser("train", help="full and weak supervision, Table 3")
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--members", type=int, required=True)
-    train.add_argument("--hidden", type=int, required=True)
-    train.add_argument("--optimizer", required=True)
-    train.add_argument("--learning-rate", type=float, required=True)
-    train.add_argument("--batch-size", type=int, required=True)
-    train.add_argument("--epochs", type=int, required=True)
+    ensemble.add_training_arguments(train)
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--device", default="auto")
     train.add_argument("--threads", type=int, default=1)
@@ -239,8 +235,7 @@ def main(argv=None) -> None:
         return
     set_cpu_threads(args.threads)
     table, metadata = files.read_table(args.data)
-    settings = ensemble.TrainingSettings(n_hidden=args.hidden, optimizer=args.optimizer, learning_rate=args.learning_rate,
-                                         batch_size=args.batch_size, epochs=args.epochs)
+    settings = ensemble.training_settings(args)
     per_network, roc, table4, model = mismodelling_study(table, settings, args.members, args.seed, args.device,
                                                          log=lambda message: print(message, flush=True))
     with files.atomic_output(args.model) as temporary:
