@@ -2,9 +2,11 @@
 
 The baseline is the usual PyTorch loop for one network (nn.Sequential,
 autograd, torch.optim.Adam, a shuffled batch per step), run network after
-network; the ensemble trains many networks in one batched step.
+network; the ensembles train many networks at once, with the batched torch
+step (eager, or fused with torch.compile) or with the compiled CPU kernel
+(workflow_scripts/_mlp_kernel.c), which is what the pipeline uses on a CPU.
 
-Run by hand:  python benchmarks/ensemble_throughput.py [--events 64000] [--compile]
+Run by hand:  python benchmarks/ensemble_throughput.py [--events 64000] [--members 100 600] [--compile]
 
 Measures network-steps per second (one optimizer step of one 3-30-1 network on
 a batch of 32) for the toy study's networks, and projects the wall time of the
@@ -44,12 +46,12 @@ def sequential_rate(x, groups, epochs=2):
     return (len(x) // 32) * (len(times) - 1) / (times[-1] - times[0])
 
 
-def rate(x, groups, members, compile_step, epochs=2):
-    """Steady-state network-steps per second (the first epoch, with any compilation, is not timed)."""
+def rate(x, groups, members, backend, compile_step=False, epochs=3):
+    """Steady-state network-steps per second, shuffles included (the first epoch, with any compilation, is not timed)."""
     times = []
     ensemble.train_ensemble(
         x, groups, np.tile([0.4, 0.7], (members, 1)), ensemble.TrainingSettings(epochs=epochs), list(range(members)),
-        compile_step=compile_step, progress=lambda epoch: times.append(time.perf_counter()),
+        backend=backend, compile_step=compile_step, progress=lambda epoch: times.append(time.perf_counter()),
     )
     steps_per_epoch = len(x) // 32
     return members * steps_per_epoch * (len(times) - 1) / (times[-1] - times[0])
@@ -72,17 +74,16 @@ def main():
     sequential = sequential_rate(x, groups)
     print(f"sequential (plain PyTorch loop, one network at a time, 1 thread): {sequential:,.0f} network-steps/s")
     print(f"  paper scan on {cores} cores (one process per core): {PAPER_SCAN_NETWORK_STEPS / sequential / cores / 3600:.1f} h")
-    modes = [False, True] if args.compile else [False]
-    for compile_step in modes:
+    modes = [("kernel", False), ("torch", False)] + ([("torch", True)] if args.compile else [])
+    for backend, compile_step in modes:
         for members in args.members:
-            measured = rate(x, groups, members, compile_step)
-            label = "compiled" if compile_step else "eager"
+            measured = rate(x, groups, members, backend, compile_step)
+            label = "compiled CPU kernel" if backend == "kernel" else ("torch, compiled" if compile_step else "torch, eager")
             print(
                 f"ensemble of {members:4d} ({label}, 1 thread): {measured:,.0f} network-steps/s"
                 f" = {measured / sequential:.1f}x sequential;"
                 f" paper scan on {cores} cores: {PAPER_SCAN_NETWORK_STEPS / measured / cores / 60:.0f} min"
             )
-
 
 if __name__ == "__main__":
     main()

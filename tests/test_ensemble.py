@@ -101,20 +101,22 @@ SMALL = ensemble.TrainingSettings(epochs=2, batch_size=32)
 FAST = ensemble.TrainingSettings(epochs=20, learning_rate=0.01)
 
 
-def test_member_depends_only_on_its_own_seed():
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
+def test_member_depends_only_on_its_own_seed(backend):
     x, labels, x_test, _ = _toy_training_data(1000)
-    pair = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (2, 1)), SMALL, [11, 12])
-    single = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (1, 1)), SMALL, [12])
-    again = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (2, 1)), SMALL, [11, 12])
+    pair = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (2, 1)), SMALL, [11, 12], backend=backend)
+    single = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (1, 1)), SMALL, [12], backend=backend)
+    again = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (2, 1)), SMALL, [11, 12], backend=backend)
     torch.testing.assert_close(pair.params[1], single.params[0])
     assert torch.equal(pair.params, again.params)
     assert not torch.allclose(pair.params[0], pair.params[1])
 
 
-def test_members_follow_their_own_targets():
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
+def test_members_follow_their_own_targets(backend):
     """Member 0 sees the true class labels, member 1 the inverted ones: it learns the flipped classifier."""
     x, labels, x_test, labels_test = _toy_training_data()
-    trained = ensemble.train_ensemble(x, labels, np.array([[0.0, 1.0], [1.0, 0.0]]), FAST, [1, 2])
+    trained = ensemble.train_ensemble(x, labels, np.array([[0.0, 1.0], [1.0, 0.0]]), FAST, [1, 2], backend=backend)
     outputs = trained.predict(x_test).numpy()
     assert metrics.auc(outputs[0], labels_test) > 0.93
     assert metrics.auc(outputs[1], labels_test) < 0.07
@@ -136,15 +138,17 @@ def test_weak_supervision_learns_from_fractions_only():
 def test_compiled_step_matches_eager():
     x, labels, _, _ = _toy_training_data(640)
     settings = ensemble.TrainingSettings(epochs=1)
-    eager = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (4, 1)), settings, [1, 2, 3, 4])
-    compiled = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (4, 1)), settings, [1, 2, 3, 4], compile_step=True)
+    targets = np.tile([0.0, 1.0], (4, 1))
+    eager = ensemble.train_ensemble(x, labels, targets, settings, [1, 2, 3, 4], backend="torch")
+    compiled = ensemble.train_ensemble(x, labels, targets, settings, [1, 2, 3, 4], backend="torch", compile_step=True)
     torch.testing.assert_close(compiled.params, eager.params, rtol=1e-4, atol=1e-5)
 
 
-def test_sgd_and_partial_last_batch():
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
+def test_sgd_and_partial_last_batch(backend):
     x, labels, _, _ = _toy_training_data(1000)
     settings = ensemble.TrainingSettings(optimizer="sgd", learning_rate=0.01, batch_size=64, epochs=1)
-    trained = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (2, 1)), settings, [1, 2])
+    trained = ensemble.train_ensemble(x, labels, np.tile([0.0, 1.0], (2, 1)), settings, [1, 2], backend=backend)
     assert torch.isfinite(trained.params).all()
 
 

@@ -25,6 +25,8 @@ import math
 import numpy as np
 import torch
 
+from workflow_scripts import cpu_kernel
+
 LOSSES = ("bce", "mae", "llp")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -223,19 +225,51 @@ ADAM_BETA1, ADAM_BETA2 = 0.9, 0.999
 def _training_step(loss, optimizer, split_weights, x, targets, params, m, v, step_size, event_weights=None) -> None:
     """One optimizer step of every member, in place.
 
-    x: (B, E, n_in) and targets: (B, E), batch-major so that each batch is a
-    contiguous slice of the epoch's shuffled data.  Adam is Keras' variant,
+    x: (E, B, n_in), targets and event_weights: (E, B).  Adam is Keras' variant,
     with the bias correction folded into step_size; SGD uses step_size as the
     learning rate and ignores m and v.
     """
-    batch_weights = None if event_weights is None else event_weights.transpose(0, 1)
-    grad = batch_gradient(loss, x.transpose(0, 1), targets.transpose(0, 1), *split_weights(params), batch_weights)
+    grad = batch_gradient(loss, x, targets, *split_weights(params), event_weights)
     if optimizer == "adam":
         m.mul_(ADAM_BETA1).add_(grad, alpha=1.0 - ADAM_BETA1)
         v.mul_(ADAM_BETA2).addcmul_(grad, grad, value=1.0 - ADAM_BETA2)
         params.sub_(step_size * m / (v.sqrt() + KERAS_EPSILON))
     else:
         params.sub_(step_size * grad)
+
+
+def step_sizes(settings: TrainingSettings, first_step: int, n_steps: int) -> np.ndarray:
+    """Learning rate of optimizer steps first_step + 1 ... first_step + n_steps, float32.
+
+    For Adam it carries Keras' bias correction sqrt(1 - beta2^t) / (1 - beta1^t).
+    """
+    steps = np.arange(first_step + 1, first_step + n_steps + 1, dtype=np.float64)
+    if settings.optimizer != "adam":
+        return np.full(n_steps, settings.learning_rate, dtype=np.float32)
+    return (settings.learning_rate * np.sqrt(1.0 - ADAM_BETA2**steps) / (1.0 - ADAM_BETA1**steps)).astype(np.float32)
+
+
+BACKENDS = ("auto", "kernel", "torch")
+# Members whose epoch shuffles the CPU kernel holds at once (each is an int32 array of all events).
+KERNEL_MEMBERS_PER_CALL = 64
+
+
+def resolve_backend(backend: str, device) -> str:
+    """'auto' takes the compiled CPU kernel on the CPU when it was built, the torch step otherwise (and on GPUs)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    on_cpu = torch.device(device).type == "cpu"
+    if backend == "kernel" and not (on_cpu and cpu_kernel.available()):
+        raise RuntimeError("backend 'kernel' needs device cpu and the compiled kernel (pip install -e . with a C compiler)")
+    if backend == "auto":
+        return "kernel" if on_cpu and cpu_kernel.available() else "torch"
+    return backend
+
+
+def _shuffle_into(orders: torch.Tensor, generators) -> None:
+    """A fresh permutation of the events into each row of orders (members, N), one generator per member."""
+    for row, generator in zip(orders, generators):
+        torch.randperm(orders.shape[1], generator=generator, dtype=torch.int32, out=row)
 
 
 def train_ensemble(
@@ -246,6 +280,7 @@ def train_ensemble(
     member_seeds,
     *,
     device="cpu",
+    backend: str = "auto",
     compile_step: bool = False,
     progress=None,
     event_weights=None,
@@ -259,15 +294,22 @@ def train_ensemble(
     member_seeds: E integers; member e's initial weights and epoch shuffles
         depend on member_seeds[e] alone, so a member trains identically
         whatever ensemble it is part of.
-    compile_step: fuse the whole step with torch.compile (several times faster
-        on CPU for large ensembles, about 15 s of compilation up front).
+    backend: 'kernel' trains on the CPU with the compiled kernel (cpu_kernel.py,
+        several times faster than the torch step there, one thread per core
+        torch was given); 'torch' runs the batched torch step on `device`;
+        'auto' picks the kernel on the CPU when it was built.  Both compute the
+        same networks from the same initialisation and shuffles, up to the
+        order of float additions.
+    compile_step: fuse the torch step with torch.compile (faster on CPU for
+        large ensembles, about 15 s of compilation up front).
     event_weights: optional (N,) per-event loss weights shared by every member
         (bce or mae; the proportion loss has no per-event term to weight).
     """
     device = torch.device(device)
-    x_train = torch.as_tensor(np.asarray(x_train), dtype=torch.float32, device=device)
-    group_train = torch.as_tensor(np.asarray(group_train), dtype=torch.long, device=device)
-    group_targets = torch.as_tensor(np.asarray(group_targets), dtype=torch.float32, device=device)
+    backend = resolve_backend(backend, device)
+    x_train = torch.as_tensor(np.asarray(x_train), dtype=torch.float32, device=device).contiguous()
+    group_train = torch.as_tensor(np.asarray(group_train), dtype=torch.long, device=device).contiguous()
+    group_targets = torch.as_tensor(np.asarray(group_targets), dtype=torch.float32, device=device).contiguous()
     n_members = len(member_seeds)
     if group_targets.dim() != 2 or group_targets.shape[0] != n_members:
         raise ValueError(f"group_targets must have shape ({n_members}, n_groups), got {tuple(group_targets.shape)}")
@@ -277,16 +319,47 @@ def train_ensemble(
         raise ValueError("no training events")
     if group_train.min() < 0 or group_train.max() >= group_targets.shape[1]:
         raise ValueError(f"group indices must lie in [0, {group_targets.shape[1]})")
-    targets_by_group = group_targets.T.contiguous()  # (G, E)
     if event_weights is not None:
         if settings.loss == "llp":
             raise ValueError("event weights need a per-event loss (bce or mae), not llp")
-        event_weights = torch.as_tensor(np.asarray(event_weights), dtype=torch.float32, device=device)
+        event_weights = torch.as_tensor(np.asarray(event_weights), dtype=torch.float32, device=device).contiguous()
         if event_weights.shape != (len(x_train),) or not bool(torch.all(torch.isfinite(event_weights) & (event_weights >= 0))):
             raise ValueError(f"event_weights must be {len(x_train)} finite non-negative numbers")
 
     ensemble = MLPEnsemble(n_members, x_train.shape[1], settings.n_hidden, device=device)
     ensemble.initialise(member_seeds)
+    shuffle_generators = [torch.Generator().manual_seed(int(seed) + 1) for seed in member_seeds]
+    train = _train_with_kernel if backend == "kernel" else functools.partial(_train_with_torch, compile_step=compile_step)
+    train(ensemble, x_train, group_train, group_targets, event_weights, settings, shuffle_generators, progress)
+    return ensemble
+
+
+def _train_with_kernel(ensemble, x_train, group_train, group_targets, event_weights, settings, generators, progress):
+    params = ensemble.params.numpy()  # shares memory: the kernel updates the ensemble in place
+    adam_m, adam_v = np.zeros_like(params), np.zeros_like(params)
+    x, groups, targets = x_train.numpy(), group_train.numpy(), group_targets.numpy()
+    weights = None if event_weights is None else event_weights.numpy()
+    n_events, n_members = len(x), ensemble.n_members
+    steps_per_epoch = -(-n_events // settings.batch_size)
+    orders = torch.empty(min(n_members, KERNEL_MEMBERS_PER_CALL), n_events, dtype=torch.int32)
+    for epoch in range(settings.epochs):
+        sizes = step_sizes(settings, epoch * steps_per_epoch, steps_per_epoch)
+        for start in range(0, n_members, KERNEL_MEMBERS_PER_CALL):
+            members = slice(start, min(start + KERNEL_MEMBERS_PER_CALL, n_members))
+            order = orders[: members.stop - members.start]
+            _shuffle_into(order, generators[members])
+            cpu_kernel.train_epoch(
+                x, groups, targets[members], order.numpy(), sizes, params[members], adam_m[members], adam_v[members],
+                n_hidden=settings.n_hidden, batch_size=settings.batch_size, loss=settings.loss,
+                optimizer=settings.optimizer, event_weights=weights, threads=torch.get_num_threads(),
+            )
+        if progress is not None:
+            progress(epoch)
+
+
+def _train_with_torch(ensemble, x_train, group_train, group_targets, event_weights, settings, generators, progress,
+                      compile_step=False):
+    device = ensemble.params.device
     params = ensemble.params
     m, v = torch.zeros_like(params), torch.zeros_like(params)
     step_size = torch.zeros((), device=device)
@@ -294,32 +367,25 @@ def train_ensemble(
     # Only full batches go through the compiled kernel; a short last batch
     # would force a recompilation for its shape.
     full_batch_step = torch.compile(step, dynamic=False) if compile_step else step
-    shuffle_generators = [torch.Generator().manual_seed(int(seed) + 1) for seed in member_seeds]
-    n_events, batch = len(x_train), settings.batch_size
-    n_steps = 0
+    n_events, batch, n_members = len(x_train), settings.batch_size, ensemble.n_members
+    steps_per_epoch = -(-n_events // batch)
+    orders = torch.empty(n_members, n_events, dtype=torch.int32)
     for epoch in range(settings.epochs):
-        # Batch-major (N, E) shuffles; each step gathers its (B, E) slice of inputs and targets.
-        order = torch.stack([torch.randperm(n_events, generator=gen, dtype=torch.int32) for gen in shuffle_generators], dim=1)
-        order = order.to(device)
-        for start in range(0, n_events, batch):
-            n_steps += 1
-            if settings.optimizer == "adam":
-                correction = math.sqrt(1.0 - ADAM_BETA2**n_steps) / (1.0 - ADAM_BETA1**n_steps)
-                step_size.fill_(settings.learning_rate * correction)
-            else:
-                step_size.fill_(settings.learning_rate)
-            index = order[start : start + batch]
-            flat_index = index.flatten()
-            x = x_train.index_select(0, flat_index).view(len(index), n_members, -1)
-            targets = torch.gather(targets_by_group, 0, group_train.index_select(0, flat_index).view(index.shape))
-            run_step = full_batch_step if len(index) == batch else step
+        _shuffle_into(orders, generators)
+        order = orders.to(device)
+        sizes = step_sizes(settings, epoch * steps_per_epoch, steps_per_epoch)
+        for step_index, start in enumerate(range(0, n_events, batch)):
+            step_size.fill_(float(sizes[step_index]))
+            index = order[:, start : start + batch].long()  # (E, B): each member's events of this step
+            x = x_train.index_select(0, index.flatten()).view(n_members, index.shape[1], -1)
+            targets = torch.gather(group_targets, 1, group_train[index])
+            run_step = full_batch_step if index.shape[1] == batch else step
             if event_weights is None:
                 run_step(x, targets, params, m, v, step_size)
             else:
                 run_step(x, targets, params, m, v, step_size, event_weights[index])
         if progress is not None:
             progress(epoch)
-    return ensemble
 
 
 @torch.no_grad()

@@ -166,7 +166,9 @@ def train_runs(
     targets = np.repeat([group_targets(run, label_a) for run in runs], n_members, axis=0)
     member_seeds = [derive_seed(global_seed, seed_namespace, run.name, member) for run in runs for member in range(n_members)]
     device = resolve_device(device)
-    log(f"training {len(member_seeds)} networks ({', '.join(run.name for run in runs)}) on {len(train)} events ({device})")
+    backend = ensemble.resolve_backend("auto", device)
+    log(f"training {len(member_seeds)} networks ({', '.join(run.name for run in runs)}) on {len(train)} events"
+        f" ({device}, {'compiled CPU kernel' if backend == 'kernel' else 'torch step'})")
     trained = ensemble.train_ensemble(
         x_train,
         event_groups(train),
@@ -174,6 +176,7 @@ def train_runs(
         settings,
         member_seeds,
         device=device,
+        backend=backend,
         compile_step=compile_step,
         progress=lambda epoch: log(f"epoch {epoch + 1}/{settings.epochs} done"),
     )

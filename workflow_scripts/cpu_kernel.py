@@ -1,0 +1,102 @@
+"""The compiled CPU training kernel of the small-network ensembles (``_mlp_kernel.c``).
+
+``pip install -e .`` compiles it next to this file; it is loaded with ctypes, which releases the GIL
+during the call, so several threads can train disjoint member ranges at once.  Where it was not built
+(no C compiler at install time), ``available()`` is False and ensemble.py trains with its torch step.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.machinery
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+LIBRARY_STEM = "_mlp_kernel"
+LOSS_CODES = {"bce": 0, "mae": 1, "llp": 2}
+OPTIMIZER_CODES = {"adam": 0, "sgd": 1}
+_STATUS_MESSAGES = {1: "out of memory", 2: "invalid sizes, loss or optimizer"}
+
+
+def library_path() -> Path | None:
+    """The compiled library beside this module, or None."""
+    here = Path(__file__).resolve().parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = here / f"{LIBRARY_STEM}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.cache
+def _library():
+    path = library_path()
+    if path is None:
+        return None
+    library = ctypes.CDLL(str(path))
+    pointer, int64 = ctypes.c_void_p, ctypes.c_int64
+    library.mlp_train_epoch.argtypes = [int64] * 5 + [pointer, pointer, pointer, int64] + [pointer] * 6 + [ctypes.c_int] * 2
+    library.mlp_train_epoch.restype = ctypes.c_int
+    return library
+
+
+def available() -> bool:
+    return _library() is not None
+
+
+def _checked(name: str, array: np.ndarray, dtype, shape) -> np.ndarray:
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape or not array.flags.c_contiguous:
+        got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+        raise ValueError(f"cpu kernel: {name} must be a C-contiguous {np.dtype(dtype)} array of shape {shape}, got {got}")
+    return array
+
+
+def train_epoch(x, groups, targets, order, step_sizes, params, adam_m, adam_v, *, n_hidden: int, batch_size: int,
+                loss: str, optimizer: str, event_weights=None, threads: int = 1) -> None:
+    """One epoch of every member, updating params, adam_m and adam_v in place.
+
+    x (N, n_in) float32; groups (N,) int64 in [0, G); targets (E, G) float32; order (E, N) int32, each
+    member's shuffle; step_sizes (ceil(N / batch_size),) float32; params, adam_m, adam_v (E, P) float32
+    in MLPEnsemble's layout; event_weights (N,) float32 or None.  The caller checks value ranges
+    (ensemble.train_ensemble does); this checks types and shapes, which the C code cannot.
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the CPU training kernel is not built: reinstall with `pip install -e .` where a C compiler is on PATH")
+    n_events, n_inputs = x.shape
+    n_members, n_groups = targets.shape
+    n_params = n_inputs * n_hidden + 2 * n_hidden + 1
+    arrays = {
+        "x": _checked("x", x, np.float32, (n_events, n_inputs)),
+        "groups": _checked("groups", groups, np.int64, (n_events,)),
+        "targets": _checked("targets", targets, np.float32, (n_members, n_groups)),
+        "order": _checked("order", order, np.int32, (n_members, n_events)),
+        "step_sizes": _checked("step_sizes", step_sizes, np.float32, (-(-n_events // batch_size),)),
+    }
+    state = [_checked(name, array, np.float32, (n_members, n_params))
+             for name, array in (("params", params), ("adam_m", adam_m), ("adam_v", adam_v))]
+    if event_weights is not None:
+        _checked("event_weights", event_weights, np.float32, (n_events,))
+
+    def run(members: slice) -> int:
+        return library.mlp_train_epoch(
+            members.stop - members.start, n_events, n_inputs, n_hidden, batch_size,
+            arrays["x"].ctypes.data, arrays["groups"].ctypes.data, arrays["targets"][members].ctypes.data, n_groups,
+            None if event_weights is None else event_weights.ctypes.data, arrays["order"][members].ctypes.data,
+            arrays["step_sizes"].ctypes.data, *(array[members].ctypes.data for array in state),
+            LOSS_CODES[loss], OPTIMIZER_CODES[optimizer],
+        )
+
+    bounds = np.linspace(0, n_members, max(1, min(threads, n_members)) + 1).astype(int)
+    chunks = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    if len(chunks) == 1:
+        statuses = [run(chunks[0])]
+    else:
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            statuses = list(pool.map(run, chunks))
+    for status in statuses:
+        if status:
+            raise RuntimeError(f"cpu kernel failed: {_STATUS_MESSAGES.get(status, f'status {status}')}")
