@@ -119,7 +119,7 @@ def test_kernel_learns_the_toy_model():
 def test_bad_arrays_are_rejected_by_name():
     x, groups, _ = _data(64, 3, 2)
     params = np.zeros((1, 3 * 30 + 61), np.float32)
-    arguments = dict(x=x, groups=groups, targets=np.zeros((1, 2), np.float32), order=np.zeros((1, 64), np.int32),
+    arguments = dict(events=cpu_kernel.pack_events(x, groups), targets=np.zeros((1, 2), np.float32), order=np.zeros((1, 64), np.int32),
                      step_sizes=np.ones(2, np.float32), params=params, adam_m=params.copy(), adam_v=params.copy())
     options = dict(n_hidden=30, batch_size=32, loss="bce", optimizer="adam")
     cpu_kernel.train_epoch(**arguments, **options)
@@ -129,6 +129,8 @@ def test_bad_arrays_are_rejected_by_name():
         cpu_kernel.train_epoch(**(arguments | {"step_sizes": np.ones(1, np.float32)}), **options)
     with pytest.raises(ValueError, match="params"):
         cpu_kernel.train_epoch(**(arguments | {"params": np.zeros((1, 10), np.float32)}), **options)
+    with pytest.raises(ValueError, match="group indices"):
+        cpu_kernel.pack_events(x, groups - 1)
 
 
 def test_without_the_library_auto_falls_back_to_torch(monkeypatch):

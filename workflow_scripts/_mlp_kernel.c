@@ -59,7 +59,7 @@ struct scratch {
 
 /* One optimizer step of one member on events order[0 .. n); `padded` is n rounded up to LANES. */
 static inline __attribute__((always_inline)) void member_step(
-    const int64_t padded, const int64_t n, const int64_t K, const int64_t H, const float *x, const int64_t *groups,
+    const int64_t padded, const int64_t n, const int64_t K, const int64_t H, const float *events,
     const float *member_targets, const float *event_weights, const int32_t *order, float step_size, int loss,
     int optimizer, float *restrict p, float *restrict m, float *restrict v,
     /* scratch, (K or H or 1, padded) each; restrict: no two arrays overlap, which lets every loop vectorise */
@@ -70,8 +70,9 @@ static inline __attribute__((always_inline)) void member_step(
     const float *w1 = p, *b1 = p + K * H, *w2 = p + K * H + H;
     for (int64_t i = 0; i < n; ++i) {
         const int64_t event = order[i];
-        for (int64_t k = 0; k < K; ++k) xb[k * padded + i] = x[event * K + k];
-        target[i] = member_targets[groups[event]];
+        const float *row = events + event * (K + 1);
+        for (int64_t k = 0; k < K; ++k) xb[k * padded + i] = row[k];
+        target[i] = member_targets[(int64_t)row[K]];
         weight[i] = event_weights ? event_weights[event] : 1.0f;
     }
     for (int64_t i = n; i < padded; ++i) { /* padding: zero weight, so no gradient */
@@ -138,8 +139,9 @@ static inline __attribute__((always_inline)) void member_step(
 
 /* Trains every member for one epoch (ceil(n_events / batch_size) steps), in place.
  *
- * x (n_events, n_inputs); groups (n_events), each in [0, n_groups); targets (n_members, n_groups): the
- * target of an event of group g for member e; event_weights (n_events) or NULL; order (n_members,
+ * events (n_events, n_inputs + 1): each event's inputs, then its group g in [0, n_groups) as a float (one
+ * row is one cache line for the toy model's 3 inputs; the rows are read in random order); targets
+ * (n_members, n_groups): the target of an event of group g for member e; event_weights (n_events) or NULL; order (n_members,
  * n_events): each member's shuffle of the events for this epoch; step_sizes (n_steps): the learning rate of
  * each step, with Adam's bias correction folded in; params, adam_m, adam_v (n_members, n_params) in
  * MLPEnsemble's layout (w1 as (n_inputs, n_hidden), b1, w2, b2).
@@ -149,7 +151,7 @@ static inline __attribute__((always_inline)) void member_step(
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 int mlp_train_epoch(int64_t n_members, int64_t n_events, int64_t n_inputs, int64_t n_hidden, int64_t batch_size,
-                    const float *x, const int64_t *groups, const float *targets, int64_t n_groups,
+                    const float *events, const float *targets, int64_t n_groups,
                     const float *event_weights, const int32_t *order, const float *step_sizes, float *params,
                     float *adam_m, float *adam_v, int loss, int optimizer)
 {
@@ -178,12 +180,16 @@ int mlp_train_epoch(int64_t n_members, int64_t n_events, int64_t n_inputs, int64
         for (int64_t start = 0; start < n_events; start += batch_size, ++step) {
             const int64_t n = n_events - start < batch_size ? n_events - start : batch_size;
             const int32_t *batch = member_order + start;
+            /* The events are random rows of arrays larger than L2: fetch the next step's while this one computes. */
+            for (int64_t i = batch_size; i < batch_size + n && start + i < n_events; ++i) {
+                __builtin_prefetch(events + batch[i] * (K + 1));
+            }
             const float step_size = step_sizes[step];
             /* Constant batch widths for the usual batch sizes: member_step is inlined with fixed trip counts. */
             switch (padded) {
-            case 32: member_step(32, n, K, H, x, groups, member_targets, event_weights, batch, step_size, loss, optimizer, p, m, v, SCRATCH); break;
-            case 64: member_step(64, n, K, H, x, groups, member_targets, event_weights, batch, step_size, loss, optimizer, p, m, v, SCRATCH); break;
-            default: member_step(padded, n, K, H, x, groups, member_targets, event_weights, batch, step_size, loss, optimizer, p, m, v, SCRATCH);
+            case 32: member_step(32, n, K, H, events, member_targets, event_weights, batch, step_size, loss, optimizer, p, m, v, SCRATCH); break;
+            case 64: member_step(64, n, K, H, events, member_targets, event_weights, batch, step_size, loss, optimizer, p, m, v, SCRATCH); break;
+            default: member_step(padded, n, K, H, events, member_targets, event_weights, batch, step_size, loss, optimizer, p, m, v, SCRATCH);
             }
         }
     }

@@ -38,7 +38,7 @@ def _library():
         return None
     library = ctypes.CDLL(str(path))
     pointer, int64 = ctypes.c_void_p, ctypes.c_int64
-    library.mlp_train_epoch.argtypes = [int64] * 5 + [pointer, pointer, pointer, int64] + [pointer] * 6 + [ctypes.c_int] * 2
+    library.mlp_train_epoch.argtypes = [int64] * 5 + [pointer, pointer, int64] + [pointer] * 6 + [ctypes.c_int] * 2
     library.mlp_train_epoch.restype = ctypes.c_int
     return library
 
@@ -54,24 +54,39 @@ def _checked(name: str, array: np.ndarray, dtype, shape) -> np.ndarray:
     return array
 
 
-def train_epoch(x, groups, targets, order, step_sizes, params, adam_m, adam_v, *, n_hidden: int, batch_size: int,
+def pack_events(x, groups) -> np.ndarray:
+    """The kernel's event table (N, n_in + 1) float32: each event's inputs, then its group index.
+
+    One row per event keeps the values a step reads for one event together: with the toy model's
+    three inputs a row is 16 bytes, one cache line, and rows are read in random order.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    groups = np.asarray(groups)
+    if x.ndim != 2 or groups.shape != (len(x),):
+        raise ValueError(f"cpu kernel: x must be (N, n_inputs) and groups (N,), got {x.shape} and {groups.shape}")
+    if len(groups) and (groups.min() < 0 or groups.max() >= 2**24):
+        raise ValueError("cpu kernel: group indices must lie in [0, 2^24), where float32 holds them exactly")
+    return np.ascontiguousarray(np.column_stack([x, groups.astype(np.float32)]))
+
+
+def train_epoch(events, targets, order, step_sizes, params, adam_m, adam_v, *, n_hidden: int, batch_size: int,
                 loss: str, optimizer: str, event_weights=None, threads: int = 1) -> None:
     """One epoch of every member, updating params, adam_m and adam_v in place.
 
-    x (N, n_in) float32; groups (N,) int64 in [0, G); targets (E, G) float32; order (E, N) int32, each
-    member's shuffle; step_sizes (ceil(N / batch_size),) float32; params, adam_m, adam_v (E, P) float32
-    in MLPEnsemble's layout; event_weights (N,) float32 or None.  The caller checks value ranges
-    (ensemble.train_ensemble does); this checks types and shapes, which the C code cannot.
+    events (N, n_in + 1) float32 from pack_events; targets (E, G) float32, member e's target for each
+    group; order (E, N) int32, each member's shuffle; step_sizes (ceil(N / batch_size),) float32;
+    params, adam_m, adam_v (E, P) float32 in MLPEnsemble's layout; event_weights (N,) float32 or None.
+    The caller checks value ranges (ensemble.train_ensemble does); this checks types and shapes, which
+    the C code cannot.
     """
     library = _library()
     if library is None:
         raise RuntimeError("the CPU training kernel is not built: reinstall with `pip install -e .` where a C compiler is on PATH")
-    n_events, n_inputs = x.shape
+    n_events, n_inputs = events.shape[0], events.shape[1] - 1
     n_members, n_groups = targets.shape
     n_params = n_inputs * n_hidden + 2 * n_hidden + 1
     arrays = {
-        "x": _checked("x", x, np.float32, (n_events, n_inputs)),
-        "groups": _checked("groups", groups, np.int64, (n_events,)),
+        "events": _checked("events", events, np.float32, (n_events, n_inputs + 1)),
         "targets": _checked("targets", targets, np.float32, (n_members, n_groups)),
         "order": _checked("order", order, np.int32, (n_members, n_events)),
         "step_sizes": _checked("step_sizes", step_sizes, np.float32, (-(-n_events // batch_size),)),
@@ -84,7 +99,7 @@ def train_epoch(x, groups, targets, order, step_sizes, params, adam_m, adam_v, *
     def run(members: slice) -> int:
         return library.mlp_train_epoch(
             members.stop - members.start, n_events, n_inputs, n_hidden, batch_size,
-            arrays["x"].ctypes.data, arrays["groups"].ctypes.data, arrays["targets"][members].ctypes.data, n_groups,
+            arrays["events"].ctypes.data, arrays["targets"][members].ctypes.data, n_groups,
             None if event_weights is None else event_weights.ctypes.data, arrays["order"][members].ctypes.data,
             arrays["step_sizes"].ctypes.data, *(array[members].ctypes.data for array in state),
             LOSS_CODES[loss], OPTIMIZER_CODES[optimizer],

@@ -337,9 +337,9 @@ def train_ensemble(
 def _train_with_kernel(ensemble, x_train, group_train, group_targets, event_weights, settings, generators, progress):
     params = ensemble.params.numpy()  # shares memory: the kernel updates the ensemble in place
     adam_m, adam_v = np.zeros_like(params), np.zeros_like(params)
-    x, groups, targets = x_train.numpy(), group_train.numpy(), group_targets.numpy()
+    events, targets = cpu_kernel.pack_events(x_train.numpy(), group_train.numpy()), group_targets.numpy()
     weights = None if event_weights is None else event_weights.numpy()
-    n_events, n_members = len(x), ensemble.n_members
+    n_events, n_members = len(events), ensemble.n_members
     steps_per_epoch = -(-n_events // settings.batch_size)
     orders = torch.empty(min(n_members, KERNEL_MEMBERS_PER_CALL), n_events, dtype=torch.int32)
     for epoch in range(settings.epochs):
@@ -349,7 +349,7 @@ def _train_with_kernel(ensemble, x_train, group_train, group_targets, event_weig
             order = orders[: members.stop - members.start]
             _shuffle_into(order, generators[members])
             cpu_kernel.train_epoch(
-                x, groups, targets[members], order.numpy(), sizes, params[members], adam_m[members], adam_v[members],
+                events, targets[members], order.numpy(), sizes, params[members], adam_m[members], adam_v[members],
                 n_hidden=settings.n_hidden, batch_size=settings.batch_size, loss=settings.loss,
                 optimizer=settings.optimizer, event_weights=weights, threads=torch.get_num_threads(),
             )
