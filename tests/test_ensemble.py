@@ -197,3 +197,14 @@ def test_standardiser_is_fitted_on_training_data_only():
     np.testing.assert_allclose(constant.transform([[1.0, 3.0], [2.0, 5.0]]), [[0, 0], [1, 2]])
     with pytest.raises(ValueError, match="empty"):
         ensemble.Standardiser.fit(np.zeros((0, 2)))
+
+
+def test_prediction_in_member_sized_chunks_changes_nothing(monkeypatch):
+    """Prediction chunks shrink with the ensemble (600 networks on 200 000 events would otherwise hold
+    14 GB of hidden activations); the outputs do not depend on the chunking."""
+    net = ensemble.MLPEnsemble(6, 3, 30)
+    net.initialise(range(6))
+    x = torch.randn(1000, 3)
+    whole = net.predict(x, chunk_size=len(x))
+    monkeypatch.setattr(ensemble, "PREDICT_HIDDEN_VALUES", 6 * 30 * 7)  # 7 events per chunk
+    torch.testing.assert_close(net.predict(x), whole)

@@ -101,6 +101,10 @@ class Standardiser:
         return cls(state["input_mean"].numpy(), state["input_std"].numpy())
 
 
+# Bound on the hidden activations one prediction chunk holds (float32 numbers).
+PREDICT_HIDDEN_VALUES = 1 << 25
+
+
 class MLPEnsemble:
     """E independent n_in -> n_hidden -> 1 sigmoid networks stored as one flat tensor.
 
@@ -141,12 +145,17 @@ class MLPEnsemble:
         return (hidden * w2.unsqueeze(1)).sum(-1) + b2
 
     @torch.no_grad()
-    def predict_logits(self, x, chunk_size: int = 65536) -> torch.Tensor:
-        """Pre-sigmoid outputs (E, N) for inputs x (N, n_in); unlike the sigmoid they do not saturate at 1."""
+    def predict_logits(self, x, chunk_size: int | None = None) -> torch.Tensor:
+        """Pre-sigmoid outputs (E, N) for inputs x (N, n_in); unlike the sigmoid they do not saturate at 1.
+
+        Events go through in chunks whose hidden activations (E, chunk, n_hidden) stay near
+        PREDICT_HIDDEN_VALUES numbers (128 MB), whatever the ensemble's size.
+        """
         x = torch.as_tensor(x, dtype=self.params.dtype, device=self.params.device)
+        chunk_size = chunk_size or max(1, PREDICT_HIDDEN_VALUES // (self.n_members * self.n_hidden))
         return torch.cat([self.logits(x[start : start + chunk_size]) for start in range(0, len(x), chunk_size)], dim=1)
 
-    def predict(self, x, chunk_size: int = 65536) -> torch.Tensor:
+    def predict(self, x, chunk_size: int | None = None) -> torch.Tensor:
         """Sigmoid outputs (E, N) for inputs x (N, n_in) shared by every member."""
         return torch.sigmoid(self.predict_logits(x, chunk_size))
 
@@ -389,7 +398,7 @@ def _train_with_torch(ensemble, x_train, group_train, group_targets, event_weigh
 
 
 @torch.no_grad()
-def evaluate_loss(ensemble: MLPEnsemble, x, groups, group_targets, loss: str, chunk_size: int = 65536) -> np.ndarray:
+def evaluate_loss(ensemble: MLPEnsemble, x, groups, group_targets, loss: str, chunk_size: int | None = None) -> np.ndarray:
     """Per-member loss over a whole sample (for llp: over the whole sample as one batch)."""
     device = ensemble.params.device
     groups = torch.as_tensor(np.asarray(groups), dtype=torch.long, device=device)
