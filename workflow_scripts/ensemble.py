@@ -8,7 +8,10 @@ advance together: every tensor carries a leading member axis and one
 optimizer step updates every network at once with a handful of batched
 matrix products.  Forward and backward passes are written out by hand (the
 network is tiny and fixed), which avoids autograd bookkeeping on the hot path;
-``tests/test_ensemble.py`` checks the gradients against autograd.
+``tests/test_ensemble.py`` checks the gradients against autograd.  On the CPU
+the same step runs in a compiled kernel (``_mlp_kernel.c``, via
+``cpu_kernel.py``), which keeps each network in L1 cache and is several times
+faster; ``tests/test_cpu_kernel.py`` checks it against the torch step.
 
 Targets are given per *group*: each training event belongs to a group
 (its class for full supervision, its dataset for weak supervision) and each
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
 import numpy as np
 import torch
