@@ -146,8 +146,8 @@ static inline __attribute__((always_inline)) void member_step(
  * each step, with Adam's bias correction folded in; params, adam_m, adam_v (n_members, n_params) in
  * MLPEnsemble's layout (w1 as (n_inputs, n_hidden), b1, w2, b2).
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-/* One build runs on any x86-64 CPU and uses AVX-512 or AVX2 where the CPU has it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+/* One build runs on any x86-64 CPU and uses AVX-512 or AVX2 where the CPU has it (GCC 12 knows these arch names). */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 int mlp_train_epoch(int64_t n_members, int64_t n_events, int64_t n_inputs, int64_t n_hidden, int64_t batch_size,
