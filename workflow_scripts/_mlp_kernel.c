@@ -7,7 +7,7 @@
  * arithmetic is that of ensemble.batch_gradient and ensemble._training_step (tests/test_cpu_kernel.py
  * checks the two against each other); only the order of float additions differs.
  *
- * Loaded with ctypes by workflow_scripts/cpu_kernel.py; the caller releases nothing and owns every array.
+ * Loaded with ctypes by workflow_scripts/cpu_kernel.py. The caller owns every array; nothing here keeps a pointer.
  */
 #include <math.h>
 #include <stdint.h>
@@ -57,7 +57,7 @@ struct scratch {
     float *grad;   /* (n_params) */
 };
 
-/* One optimizer step of one member on events order[0 .. n); `padded` is n rounded up to LANES. */
+/* One optimizer step of one member on events order[0 .. n); `padded` is the batch size rounded up to LANES. */
 static inline __attribute__((always_inline)) void member_step(
     const int64_t padded, const int64_t n, const int64_t K, const int64_t H, const float *events,
     const float *member_targets, const float *event_weights, const int32_t *order, float step_size, int loss,
@@ -140,11 +140,12 @@ static inline __attribute__((always_inline)) void member_step(
 /* Trains every member for one epoch (ceil(n_events / batch_size) steps), in place.
  *
  * events (n_events, n_inputs + 1): each event's inputs, then its group g in [0, n_groups) as a float (one
- * row is one cache line for the toy model's 3 inputs; the rows are read in random order); targets
- * (n_members, n_groups): the target of an event of group g for member e; event_weights (n_events) or NULL; order (n_members,
- * n_events): each member's shuffle of the events for this epoch; step_sizes (n_steps): the learning rate of
- * each step, with Adam's bias correction folded in; params, adam_m, adam_v (n_members, n_params) in
- * MLPEnsemble's layout (w1 as (n_inputs, n_hidden), b1, w2, b2).
+ * row is one cache line for the toy model's 3 inputs; the rows are read in random order);
+ * targets (n_members, n_groups): the target of an event of group g for member e;
+ * event_weights (n_events) or NULL;
+ * order (n_members, n_events): each member's shuffle of the events for this epoch;
+ * step_sizes (n_steps): the learning rate of each step, with Adam's bias correction folded in;
+ * params, adam_m, adam_v (n_members, n_params) in MLPEnsemble's layout (w1 as (n_inputs, n_hidden), b1, w2, b2).
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 /* One build runs on any x86-64 CPU and uses AVX-512 or AVX2 where the CPU has it (GCC 12 knows these arch names). */
