@@ -20,25 +20,26 @@ enum { STATUS_OK = 0, STATUS_NO_MEMORY = 1, STATUS_BAD_ARGUMENT = 2 };
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
 #define KERAS_EPSILON 1e-7f
+#define MLP_KERNEL_ABI_VERSION 2
 /* Batches are padded with zero-weight events to a multiple of this: one AVX-512 register, two AVX2 ones. */
 #define LANES 16
 
-/* exp(x) as 2^n * 2^f with f in [-1/2, 1/2]: the integer power goes into the exponent bits and 2^f is its
- * degree-6 Taylor polynomial (relative error below 2e-7).  libm's expf is a function call the compiler
- * cannot vectorise, and half of the training time is spent in sigmoids. */
+/* exp(x) = 2^n e^r with n = round(x / ln 2) and |r| <= ln(2) / 2: the integer power goes into the exponent
+ * bits, e^r is its degree-6 Taylor polynomial, and r = x - n ln 2 is taken in two parts (Cody and Waite) so
+ * that it stays exact for large |x|.  Relative error below 3e-7 over the whole clamp range.  libm's expf is
+ * a function call the compiler cannot vectorise, and half of the training time is spent in sigmoids. */
 static inline float vector_exp(float x)
 {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    const float t = x * 1.44269504088896341f; /* log2(e) */
-    const float n = __builtin_floorf(t + 0.5f);
-    const float f = t - n;
-    float poly = 1.5403530e-4f; /* ln(2)^k / k!, k = 6 .. 0 */
-    poly = poly * f + 1.3333558e-3f;
-    poly = poly * f + 9.6181291e-3f;
-    poly = poly * f + 5.5504109e-2f;
-    poly = poly * f + 2.4022651e-1f;
-    poly = poly * f + 6.9314718e-1f;
-    poly = poly * f + 1.0f;
+    const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f); /* log2(e) */
+    const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-6f; /* ln 2 = high + low part */
+    float poly = 1.0f / 720.0f;
+    poly = poly * r + 1.0f / 120.0f;
+    poly = poly * r + 1.0f / 24.0f;
+    poly = poly * r + 1.0f / 6.0f;
+    poly = poly * r + 0.5f;
+    poly = poly * r + 1.0f;
+    poly = poly * r + 1.0f;
     union { float value; int32_t bits; } power_of_two;
     power_of_two.bits = ((int32_t)n + 127) << 23;
     return poly * power_of_two.value;
@@ -137,6 +138,9 @@ static inline __attribute__((always_inline)) void member_step(
 }
 
 
+/* Changes whenever mlp_train_epoch's signature or array layouts change: cpu_kernel.py refuses a stale build. */
+int mlp_kernel_abi_version(void) { return MLP_KERNEL_ABI_VERSION; }
+
 /* Trains every member for one epoch (ceil(n_events / batch_size) steps), in place.
  *
  * events (n_events, n_inputs + 1): each event's inputs, then its group g in [0, n_groups) as a float (one
@@ -160,7 +164,9 @@ int mlp_train_epoch(int64_t n_members, int64_t n_events, int64_t n_inputs, int64
         loss < LOSS_BCE || loss > LOSS_LLP || optimizer < OPTIMIZER_ADAM || optimizer > OPTIMIZER_SGD)
         return STATUS_BAD_ARGUMENT;
     const int64_t K = n_inputs, H = n_hidden, P = K * H + 2 * H + 1;
-    const int64_t padded = (batch_size + LANES - 1) / LANES * LANES;
+    /* A batch never holds more than every event (a batch size of 10^6 on 200 events must not allocate 10^6). */
+    const int64_t width = batch_size < n_events ? batch_size : n_events;
+    const int64_t padded = (width + LANES - 1) / LANES * LANES;
     struct scratch s;
     float *block = malloc(sizeof(float) * (padded * (K + H + 5) + P));
     if (!block) return STATUS_NO_MEMORY;

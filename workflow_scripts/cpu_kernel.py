@@ -10,12 +10,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.machinery
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 LIBRARY_STEM = "_mlp_kernel"
+ABI_VERSION = 2  # MLP_KERNEL_ABI_VERSION in _mlp_kernel.c
 LOSS_CODES = {"bce": 0, "mae": 1, "llp": 2}
 OPTIMIZER_CODES = {"adam": 0, "sgd": 1}
 _STATUS_MESSAGES = {1: "out of memory", 2: "invalid sizes, loss or optimizer"}
@@ -37,6 +39,13 @@ def _library():
     if path is None:
         return None
     library = ctypes.CDLL(str(path))
+    # A library built from an older _mlp_kernel.c (an editable install does not rebuild it) would be called
+    # with the wrong arguments: refuse it and say how to rebuild.
+    version = library.mlp_kernel_abi_version() if hasattr(library, "mlp_kernel_abi_version") else None
+    if version != ABI_VERSION:
+        warnings.warn(f"{path} is a stale build (interface {version}, expected {ABI_VERSION}): training falls back to "
+                      "the torch step until `pip install -e .` rebuilds it", RuntimeWarning, stacklevel=2)
+        return None
     pointer, int64 = ctypes.c_void_p, ctypes.c_int64
     library.mlp_train_epoch.argtypes = [int64] * 5 + [pointer, pointer, int64] + [pointer] * 6 + [ctypes.c_int] * 2
     library.mlp_train_epoch.restype = ctypes.c_int
