@@ -85,5 +85,6 @@ def main():
                 f" paper scan on {cores} cores: {PAPER_SCAN_NETWORK_STEPS / measured / cores / 60:.0f} min"
             )
 
+
 if __name__ == "__main__":
     main()

@@ -50,14 +50,6 @@ static inline float sigmoid(float x) { return 1.0f / (1.0f + vector_exp(-x)); }
 /* torch.sign: 0 at 0. */
 static inline float sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 
-struct scratch {
-    float *x;      /* (n_inputs, padded batch) */
-    float *hidden; /* (n_hidden, padded batch) */
-    float *output; /* logits, then sigmoid outputs */
-    float *target, *weight, *grad_logit, *grad_hidden;
-    float *grad;   /* (n_params) */
-};
-
 /* One optimizer step of one member on events order[0 .. n); `padded` is the batch size rounded up to LANES. */
 static inline __attribute__((always_inline)) void member_step(
     const int64_t padded, const int64_t n, const int64_t K, const int64_t H, const float *events,
@@ -167,18 +159,13 @@ int mlp_train_epoch(int64_t n_members, int64_t n_events, int64_t n_inputs, int64
     /* A batch never holds more than every event (a batch size of 10^6 on 200 events must not allocate 10^6). */
     const int64_t width = batch_size < n_events ? batch_size : n_events;
     const int64_t padded = (width + LANES - 1) / LANES * LANES;
-    struct scratch s;
+    /* Scratch of one step, (K or H or 1, padded) each, then the gradient (P): one allocation per call. */
     float *block = malloc(sizeof(float) * (padded * (K + H + 5) + P));
     if (!block) return STATUS_NO_MEMORY;
-    s.x = block;
-    s.hidden = s.x + K * padded;
-    s.output = s.hidden + H * padded;
-    s.target = s.output + padded;
-    s.weight = s.target + padded;
-    s.grad_logit = s.weight + padded;
-    s.grad_hidden = s.grad_logit + padded;
-    s.grad = s.grad_hidden + padded;
-#define SCRATCH s.x, s.hidden, s.output, s.target, s.weight, s.grad_logit, s.grad_hidden, s.grad
+    float *xb = block, *hidden = xb + K * padded, *output = hidden + H * padded, *target = output + padded;
+    float *weight = target + padded, *grad_logit = weight + padded, *grad_hidden = grad_logit + padded;
+    float *grad = grad_hidden + padded;
+#define SCRATCH xb, hidden, output, target, weight, grad_logit, grad_hidden, grad
     for (int64_t member = 0; member < n_members; ++member) {
         float *p = params + member * P, *m = adam_m + member * P, *v = adam_v + member * P;
         const float *member_targets = targets + member * n_groups;
