@@ -118,6 +118,21 @@ def test_conversion_selects_and_keeps_leading_jet_constituents(qcd_chunk, tmp_pa
     np.testing.assert_allclose(ak.to_numpy(events.pt_hat_gev), ak.to_numpy(particles.pt_hat_gev)[numbers], rtol=1e-5)
 
 
+def test_constituents_of_events_with_one_jet_and_with_none(tmp_path):
+    # Event 1: one hard neutral hadron and a soft one near it; event 2: two back-to-back ones; event 3: no jet.
+    one_jet = [particle(2112, 0, 300.0, 0.2, 0.5, 0.9396), particle(2112, 0, 30.0, 0.4, 0.6, 0.9396)]
+    two_jets = [particle(2112, 0, 300.0, 0.2, 0.5, 0.9396), particle(2112, 0, 300.0, -0.2, 0.5 - np.pi, 0.9396)]
+    no_jet = [particle(12, 0, 300.0, 0.2, 0.5)]
+    collections = detector.simulate(events_of(one_jet, two_jets, no_jet), seed=3, jet_radius=0.8)
+    delphes_io.write_delphes_root(collections, tmp_path / "few.root", {})
+    events = delphes_io.convert(tmp_path / "few.root", {}, 0.8)
+    assert ak.to_list(ak.num(events.jet_pt)) == [1, 2, 0]
+    # Both deposits of the one-jet event belong to its jet; there is no second jet to give any to.
+    assert ak.to_list(ak.num(events.jet1_constituents)) == [2, 1, 0]
+    assert ak.to_list(ak.num(events.jet2_constituents)) == [0, 1, 0]
+    assert ak.sum(events.jet1_constituents.pt[0]) == pytest.approx(events.jet_pt[0, 0], rel=0.1)
+
+
 def test_no_event_passing_gives_an_empty_valid_file(qcd_chunk, tmp_path):
     metadata = delphes_io.convert_file(qcd_chunk / "delphes.root", tmp_path / "none.parquet", {"min_jets": 50}, 0.8, "impossible")
     events, _ = files.read_awkward(tmp_path / "none.parquet")

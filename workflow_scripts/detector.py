@@ -141,12 +141,15 @@ def lepton_efficiency(abs_pid, pt, eta):
 ISOLATION = {11: (0.5, 0.5, 0.12), 13: (0.5, 0.5, 0.25)}  # |pid|: (Delta R max, pT min of neighbours, pT ratio max)
 
 
-def log_normal(rng, mean, sigma):
-    """Delphes' LogNormal smearing: positive values with the given mean and standard deviation."""
+def log_normal(rng, mean, sigma, standard_normal=None):
+    """Delphes' LogNormal smearing: positive values with the given mean and standard deviation.
+    `standard_normal`, when given, holds the N(0, 1) draws to use instead of drawing from `rng`."""
     mean = np.maximum(mean, 1e-12)
     variance_ratio = 1.0 + (sigma / mean) ** 2
     mu = np.log(mean / np.sqrt(variance_ratio))
-    return np.exp(rng.normal(mu, np.sqrt(np.log(variance_ratio))))
+    if standard_normal is None:
+        standard_normal = rng.standard_normal(np.shape(mean))
+    return np.exp(mu + np.sqrt(np.log(variance_ratio)) * standard_normal)
 
 
 def _kinematics(px, py, pz):
@@ -161,14 +164,29 @@ def _jagged(values: dict, event_index, n_events) -> ak.Array:
     return ak.unflatten(ak.zip({key: np.asarray(value) for key, value in values.items()}), counts)
 
 
-def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng, n_events):
-    """Summed, smeared towers: (event, eta, phi, energy, sigma, tower key) per hit tower."""
+@dataclasses.dataclass
+class _Flat:
+    """Flat columns of objects of a whole chunk, sorted by event, with the event of each."""
+
+    event: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    def __getitem__(self, selection) -> _Flat:
+        return _Flat(self.event[selection], {key: value[selection] for key, value in self.columns.items()})
+
+
+def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng):
+    """Summed, smeared towers of the deposits given (flat, sorted by event).
+
+    Returns the towers as _Flat (eta, phi, smeared energy, sigma) and, for every deposit, its tower's row
+    (-1 outside the calorimeter)."""
     eta_bin, phi_bin = calo.tower_index(eta, phi)
-    keep = (eta_bin >= 0) & (energy > 0)
-    key = (event_index[keep].astype(np.int64) * 10_000 + eta_bin[keep]) * 1_000 + phi_bin[keep]
+    inside = np.flatnonzero(eta_bin >= 0)
+    key = (event_index[inside].astype(np.int64) * 10_000 + eta_bin[inside]) * 1_000 + phi_bin[inside]
     towers, inverse = np.unique(key, return_inverse=True)
-    tower_energy = np.bincount(inverse, weights=energy[keep])
-    tower_event = towers // 10_000_000
+    tower_of_deposit = np.full(len(eta), -1)
+    tower_of_deposit[inside] = inverse
+    tower_energy = np.bincount(inverse, weights=energy[inside], minlength=len(towers))
     tower_eta_bin = (towers // 1_000) % 10_000
     tower_phi_bin = towers % 1_000
     # Delphes smears the reported position uniformly inside the tower.
@@ -178,7 +196,17 @@ def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng, n_
     tower_phi = -np.pi + (tower_phi_bin + rng.uniform(0, 1, len(towers))) * 2 * np.pi / n_phi
     sigma = resolution(tower_energy, 0.5 * (low + high))
     smeared = log_normal(rng, tower_energy, sigma)
-    return tower_event, tower_eta, tower_phi, smeared, sigma, towers
+    towers = _Flat(towers // 10_000_000, {"eta": tower_eta, "phi": tower_phi, "energy": smeared, "sigma": sigma})
+    return towers, tower_of_deposit
+
+
+def _energy_fractions(abs_pid) -> tuple[np.ndarray, np.ndarray]:
+    """(ECAL, HCAL) energy fraction of each particle from ENERGY_FRACTIONS; hadrons (0, 1) otherwise."""
+    codes = np.array(sorted(ENERGY_FRACTIONS))
+    table = np.array([ENERGY_FRACTIONS[code] for code in codes] + [(0.0, 1.0)])
+    row = np.minimum(np.searchsorted(codes, abs_pid), len(codes))
+    row = np.where(codes[np.minimum(row, len(codes) - 1)] == abs_pid, row, len(codes))
+    return table[row, 0], table[row, 1]
 
 
 def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: float = 20.0,
@@ -189,70 +217,66 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     rng = np.random.default_rng(seed)
     particles = events["particles"]
     n_events = len(particles)
-    counts = ak.to_numpy(ak.num(particles))
-    event_index = np.repeat(np.arange(n_events), counts)
-    flat = {field: ak.to_numpy(ak.flatten(particles[field])).astype(np.float64) for field in ("px", "py", "pz", "e", "charge")}
+    event_index = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(particles)))
+    px, py, pz, energy, charge = (ak.to_numpy(ak.flatten(particles[field])).astype(np.float64)
+                                  for field in ("px", "py", "pz", "e", "charge"))
     pid = ak.to_numpy(ak.flatten(particles["pid"])).astype(np.int64)
     abs_pid = np.abs(pid)
-    pt, eta, phi = _kinematics(flat["px"], flat["py"], flat["pz"])
+    pt, eta, phi = _kinematics(px, py, pz)
     visible = ~np.isin(abs_pid, INVISIBLE_PIDS) & (np.abs(eta) < 5.0)
-    mass = np.sqrt(np.maximum(flat["e"] ** 2 - pt**2 - flat["pz"] ** 2, 0.0))
+    mass = np.sqrt(np.maximum(energy**2 - pt**2 - pz**2, 0.0))
 
     # Tracks: per-type efficiency, log-normal pT smearing.
-    charged = visible & (flat["charge"] != 0)
-    tracked = charged & (rng.random(len(pid)) < tracking_efficiency(abs_pid, pt, eta))
-    track_relative_resolution = track_resolution(abs_pid, pt, eta)
-    track_pt = np.where(tracked, log_normal(rng, pt, track_relative_resolution * pt), 0.0)
-    track_energy = np.sqrt((track_pt * np.cosh(eta)) ** 2 + mass**2)
+    efficiency_draw = rng.random(len(pid))
+    smearing_draw = rng.standard_normal(len(pid))
+    charged = np.flatnonzero(visible & (charge != 0))
+    tracked = charged[efficiency_draw[charged] < tracking_efficiency(abs_pid[charged], pt[charged], eta[charged])]
+    track_relative_resolution = track_resolution(abs_pid[tracked], pt[tracked], eta[tracked])
+    track_pt = log_normal(rng, pt[tracked], track_relative_resolution * pt[tracked], standard_normal=smearing_draw[tracked])
+    track_energy = np.sqrt((track_pt * np.cosh(eta[tracked])) ** 2 + mass[tracked] ** 2)
+    track_row = np.full(len(pid), -1)
+    track_row[tracked] = np.arange(len(tracked))
+    tracks = _Flat(event_index[tracked], {"PT": track_pt, "Eta": eta[tracked], "Phi": phi[tracked],
+                                          "Charge": charge[tracked].astype(np.int32), "PID": pid[tracked].astype(np.int32),
+                                          "Mass": mass[tracked]})
 
     # Calorimeter deposits of every visible particle (tracked or not), per the energy fractions.
-    f_ecal = np.zeros(len(pid))
-    f_hcal = np.ones(len(pid))
-    for code, (ecal_fraction, hcal_fraction) in ENERGY_FRACTIONS.items():
-        f_ecal = np.where(abs_pid == code, ecal_fraction, f_ecal)
-        f_hcal = np.where(abs_pid == code, hcal_fraction, f_hcal)
-    f_ecal, f_hcal = np.where(visible, f_ecal, 0.0), np.where(visible, f_hcal, 0.0)
-
-    eflow_neutral = {}
-    for calo, fraction, resolution, branch in ((ECAL, f_ecal, ecal_resolution, "EFlowPhoton"),
-                                               (HCAL, f_hcal, hcal_resolution, "EFlowNeutralHadron")):
-        tower_event, tower_eta, tower_phi, tower_energy, sigma, keys = _calorimeter_towers(
-            calo, event_index, eta, phi, flat["e"] * fraction, resolution, rng, n_events)
+    ecal_fraction, hcal_fraction = _energy_fractions(abs_pid)
+    neutrals = {}
+    for calo, fraction, resolution, branch in ((ECAL, ecal_fraction, ecal_resolution, "EFlowPhoton"),
+                                               (HCAL, hcal_fraction, hcal_resolution, "EFlowNeutralHadron")):
+        deposits = np.flatnonzero(visible & (fraction > 0))
+        towers, tower_of_deposit = _calorimeter_towers(calo, event_index[deposits], eta[deposits], phi[deposits],
+                                                       (energy * fraction)[deposits], resolution, rng)
         # Energy-flow: subtract what the reconstructed tracks are expected to leave in this calorimeter.
-        track_eta_bin, track_phi_bin = calo.tower_index(eta, phi)
-        has_track_deposit = tracked & (track_eta_bin >= 0) & (fraction > 0)
-        track_keys = (event_index[has_track_deposit].astype(np.int64) * 10_000 + track_eta_bin[has_track_deposit]) * 1_000 \
-            + track_phi_bin[has_track_deposit]
-        expected, expected_variance = np.zeros(len(keys)), np.zeros(len(keys))
-        position = np.searchsorted(keys, track_keys)
-        deposit = (track_energy * fraction)[has_track_deposit]
-        np.add.at(expected, position, deposit)
-        np.add.at(expected_variance, position, (deposit * track_relative_resolution[has_track_deposit]) ** 2)
+        from_track = (track_row[deposits] >= 0) & (tower_of_deposit >= 0)
+        row = track_row[deposits[from_track]]
+        expected_deposit = track_energy[row] * fraction[deposits[from_track]]
+        expected = np.bincount(tower_of_deposit[from_track], weights=expected_deposit, minlength=len(towers.event))
+        expected_variance = np.bincount(tower_of_deposit[from_track], minlength=len(towers.event),
+                                        weights=(expected_deposit * track_relative_resolution[row]) ** 2)
         # As Delphes: a neutral object only where the tower exceeds the tracks' expectation significantly,
         # given the resolutions of both.
-        neutral_energy = tower_energy - expected
-        significance_sigma = np.sqrt(sigma**2 + expected_variance)
+        neutral_energy = towers.columns["energy"] - expected
+        significance_sigma = np.sqrt(towers.columns["sigma"] ** 2 + expected_variance)
         keep = (neutral_energy > calo.energy_min_gev) & (neutral_energy > calo.significance_min * significance_sigma)
-        et = neutral_energy[keep] / np.cosh(tower_eta[keep])
-        eflow_neutral[branch] = (tower_event[keep], {"ET": et, "Eta": tower_eta[keep], "Phi": tower_phi[keep],
-                                                     "E": neutral_energy[keep]})
+        kept = towers[keep]
+        neutrals[branch] = _Flat(kept.event, {"ET": neutral_energy[keep] / np.cosh(kept.columns["eta"]), "Eta": kept.columns["eta"],
+                                              "Phi": kept.columns["phi"], "E": neutral_energy[keep]})
 
-    track_event = event_index[tracked]
-    track_columns = {"PT": track_pt[tracked], "Eta": eta[tracked], "Phi": phi[tracked], "Charge": flat["charge"][tracked].astype(np.int32),
-                     "PID": pid[tracked].astype(np.int32), "Mass": mass[tracked]}
-    collections = {"EFlowTrack": _jagged(track_columns, track_event, n_events)}
-    for branch, (tower_event, columns) in eflow_neutral.items():
-        collections[branch] = _jagged(columns, tower_event, n_events)
+    collections = {"EFlowTrack": _jagged(tracks.columns, tracks.event, n_events)}
+    for branch, objects in neutrals.items():
+        collections[branch] = _jagged(objects.columns, objects.event, n_events)
 
-    eflow = _eflow_candidates(collections)
-    collections["Electron"] = _isolated_leptons(collections["EFlowTrack"], eflow, 11, rng)
-    collections["Muon"] = _isolated_leptons(collections["EFlowTrack"], eflow, 13, rng)
+    eflow = _eflow_candidates(tracks, neutrals)
+    collections["Electron"] = _isolated_leptons(tracks, eflow, 11, rng, n_events)
+    collections["Muon"] = _isolated_leptons(tracks, eflow, 13, rng, n_events)
 
-    met_x = -ak.sum(eflow.pt * np.cos(eflow.phi), axis=1)
-    met_y = -ak.sum(eflow.pt * np.sin(eflow.phi), axis=1)
+    met_x = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.cos(eflow.columns["phi"]), minlength=n_events)
+    met_y = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.sin(eflow.columns["phi"]), minlength=n_events)
     collections["MissingET"] = ak.unflatten(ak.zip({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)}), 1)
 
-    collections["Jet"] = _jets(eflow, jet_radius, jet_pt_min_gev, fastjet)
+    collections["Jet"] = _jets(eflow, n_events, jet_radius, jet_pt_min_gev, fastjet)
     collections["Event"] = _event_record(events, first_event_number)
     return collections
 
@@ -266,41 +290,44 @@ def _event_record(events, first_event_number: int) -> ak.Array:
     return ak.unflatten(ak.zip(fields), 1)
 
 
-def _eflow_candidates(collections) -> ak.Array:
-    """All energy-flow objects of each event as (pt, eta, phi, mass, kind)."""
-    tracks = collections["EFlowTrack"]
-    parts = [ak.zip({"pt": tracks.PT, "eta": tracks.Eta, "phi": tracks.Phi, "mass": tracks.Mass, "kind": ak.zeros_like(tracks.PT, dtype=np.int8)})]
-    for kind, branch in ((1, "EFlowPhoton"), (2, "EFlowNeutralHadron")):
-        towers = collections[branch]
-        parts.append(ak.zip({"pt": towers.ET, "eta": towers.Eta, "phi": towers.Phi, "mass": ak.zeros_like(towers.ET),
-                             "kind": ak.full_like(towers.ET, kind, dtype=np.int8)}))
-    return ak.concatenate(parts, axis=1)
+def _eflow_candidates(tracks: _Flat, neutrals: dict[str, _Flat]) -> _Flat:
+    """All energy-flow objects (pt, eta, phi, mass, kind), per event tracks then photons then neutral hadrons."""
+    photons, hadrons = neutrals["EFlowPhoton"], neutrals["EFlowNeutralHadron"]
+    parts = [(tracks, tracks.columns["PT"], tracks.columns["Mass"], 0), (photons, photons.columns["ET"], None, 1),
+             (hadrons, hadrons.columns["ET"], None, 2)]
+    event = np.concatenate([objects.event for objects, *_ in parts])
+    order = np.argsort(event, kind="stable")
+    columns = {"pt": np.concatenate([pt for _, pt, _, _ in parts]),
+               "eta": np.concatenate([objects.columns["Eta"] for objects, *_ in parts]),
+               "phi": np.concatenate([objects.columns["Phi"] for objects, *_ in parts]),
+               "mass": np.concatenate([np.zeros(len(pt)) if mass is None else mass for _, pt, mass, _ in parts]),
+               "kind": np.concatenate([np.full(len(pt), kind, dtype=np.int8) for _, pt, _, kind in parts])}
+    return _Flat(event, columns)[order]
 
 
-def _isolated_leptons(tracks, eflow, abs_pid, rng) -> ak.Array:
+def _isolated_leptons(tracks: _Flat, eflow: _Flat, abs_pid, rng, n_events) -> ak.Array:
     """Electrons or muons: identification efficiency, then relative isolation against energy flow."""
-    candidates = tracks[abs(tracks.PID) == abs_pid]
-    flat_pt = ak.to_numpy(ak.flatten(candidates.PT))
-    efficiency = lepton_efficiency(np.full(len(flat_pt), abs_pid), flat_pt, ak.to_numpy(ak.flatten(candidates.Eta)))
-    identified = ak.unflatten(rng.random(len(flat_pt)) < efficiency, ak.num(candidates))
-    candidates = candidates[identified]
+    candidates = tracks[np.abs(tracks.columns["PID"]) == abs_pid]
+    pt, eta = candidates.columns["PT"], candidates.columns["Eta"]
+    efficiency = lepton_efficiency(np.full(len(pt), abs_pid), pt, eta)
+    candidates = candidates[rng.random(len(pt)) < efficiency]
     delta_r_max, pt_min, ratio_max = ISOLATION[abs_pid]
-    # Leptons are rare: pair them with the energy flow only in the events that have one.
-    with_candidate = ak.to_numpy(ak.num(candidates) > 0)
-    some = candidates[with_candidate]
-    others = eflow[with_candidate]
-    pairs = ak.cartesian({"lepton": some, "other": others[others.pt > pt_min]}, nested=True)
-    distance = delta_r(pairs.lepton.Eta, pairs.lepton.Phi, pairs.other.eta, pairs.other.phi)
+    # Leptons are rare: pair each with the energy flow of its own event only.
+    eflow_start = np.searchsorted(eflow.event, np.arange(n_events))
+    eflow_count = np.bincount(eflow.event, minlength=n_events)
+    per_candidate = eflow_count[candidates.event]
+    pair_lepton = np.repeat(np.arange(len(candidates.event)), per_candidate)
+    pair_other = np.repeat(eflow_start[candidates.event] - np.cumsum(per_candidate) + per_candidate, per_candidate) \
+        + np.arange(int(per_candidate.sum()))
+    other_pt = eflow.columns["pt"][pair_other]
+    distance = delta_r(candidates.columns["Eta"][pair_lepton], candidates.columns["Phi"][pair_lepton],
+                       eflow.columns["eta"][pair_other], eflow.columns["phi"][pair_other])
     # The lepton's own track is in the energy flow at distance zero: leave it out.
-    near = (distance < delta_r_max) & (distance > 1e-9)
-    some_isolation = ak.sum(ak.where(near, pairs.other.pt, 0.0), axis=2) / some.PT
-    isolation = ak.values_astype(ak.zeros_like(candidates.PT), np.float64)
-    if len(some):
-        slot = np.cumsum(with_candidate) - 1
-        isolation = ak.where(with_candidate, some_isolation[np.clip(slot, 0, None)], isolation)
+    near = (distance < delta_r_max) & (distance > 1e-9) & (other_pt > pt_min)
+    isolation = np.bincount(pair_lepton[near], weights=other_pt[near], minlength=len(candidates.event)) / candidates.columns["PT"]
     isolated = candidates[isolation < ratio_max]
-    isolation = isolation[isolation < ratio_max]
-    return ak.zip({"PT": isolated.PT, "Eta": isolated.Eta, "Phi": isolated.Phi, "Charge": isolated.Charge, "IsolationVar": isolation})
+    columns = {field: isolated.columns[field] for field in ("PT", "Eta", "Phi", "Charge")}
+    return _jagged(columns | {"IsolationVar": isolation[isolation < ratio_max]}, isolated.event, n_events)
 
 
 def jet_energy_scale(pt, eta):
@@ -308,12 +335,13 @@ def jet_energy_scale(pt, eta):
     return np.sqrt((2.5 - 0.15 * np.abs(eta)) ** 2 / pt + 1.0)
 
 
-def _jets(eflow, radius, pt_min_gev, fastjet) -> ak.Array:
+def _jets(eflow: _Flat, n_events, radius, pt_min_gev, fastjet) -> ak.Array:
     """Anti-kt jets of the energy-flow objects (fastjet's multi-event clustering), pT-ordered."""
-    px, py = eflow.pt * np.cos(eflow.phi), eflow.pt * np.sin(eflow.phi)
-    pz = eflow.pt * np.sinh(eflow.eta)
-    energy = np.sqrt(px**2 + py**2 + pz**2 + eflow.mass**2)
-    inputs = ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D")
+    pt, eta, phi, mass = (eflow.columns[field] for field in ("pt", "eta", "phi", "mass"))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    energy = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    inputs = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D"),
+                          np.bincount(eflow.event, minlength=n_events))
     sequence = fastjet.ClusterSequence(inputs, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
     jets = sequence.inclusive_jets(min_pt=0.0)
     jet_pt = np.hypot(jets.px, jets.py)

@@ -68,33 +68,44 @@ def les_houches_file_is_complete(path) -> bool:
     return b"</LesHouchesEvents>" in tail
 
 
-def final_state(batch: ak.Array, charges: dict[int, float]) -> ak.Array:
+class ChargeTable:
+    """Electric charges of PDG codes from Pythia's particle data, looked up once per code."""
+
+    def __init__(self, particle_data):
+        self._charge_of = particle_data.charge
+        self._codes = np.zeros(0, dtype=np.int64)
+        self._charges = np.zeros(0, dtype=np.float32)
+
+    def __call__(self, pid: np.ndarray) -> np.ndarray:
+        new = np.setdiff1d(pid, self._codes)
+        if len(new):
+            codes = np.r_[self._codes, new]
+            charges = np.r_[self._charges, [self._charge_of(int(code)) for code in new]].astype(np.float32)
+            order = np.argsort(codes)
+            self._codes, self._charges = codes[order], charges[order]
+        return self._charges[np.searchsorted(self._codes, pid)]
+
+
+def final_state(batch: ak.Array, charge_table: ChargeTable) -> ak.Array:
     """Final-state particles (status > 0) of a nextBatch result: pid, charge, four-momentum in GeV."""
+    # On the flat particle columns: masking the jagged record would carry all of its 14 fields.
     particles = batch["prt"]
-    particles = particles[particles["status"] > 0]
-    pid = particles["id"]
-    flat_pid = ak.to_numpy(ak.flatten(pid))
-    unique_ids, inverse = np.unique(flat_pid, return_inverse=True)
-    charge = np.array([charges[int(code)] for code in unique_ids], dtype=np.float32)[inverse]
-    momentum = particles["p"]
-    return ak.zip(
-        {
-            "pid": pid,
-            "charge": ak.unflatten(charge, ak.num(pid)),
-            "px": ak.values_astype(momentum["px"], np.float32),
-            "py": ak.values_astype(momentum["py"], np.float32),
-            "pz": ak.values_astype(momentum["pz"], np.float32),
-            "e": ak.values_astype(momentum["e"], np.float32),
-        }
-    )
+    final = ak.to_numpy(ak.flatten(particles["status"])) > 0
+    ends = np.cumsum(ak.to_numpy(ak.num(particles)))
+    finals_before = np.r_[0, np.cumsum(final)]
+    counts = finals_before[ends] - finals_before[np.r_[0, ends[:-1]]]
+    pid = ak.to_numpy(ak.flatten(particles["id"]))[final]
+    columns = {"pid": pid, "charge": charge_table(pid)}
+    for component in ("px", "py", "pz", "e"):
+        columns[component] = ak.to_numpy(ak.flatten(particles["p"][component]))[final].astype(np.float32)
+    return ak.unflatten(ak.zip(columns), counts)
 
 
 def generate(pythia, n_events: int, batch_size: int = 100, on_batch=None) -> ak.Array:
     """n_events events as a record array: particles (jagged), the hard process' pT-hat and m-hat and
     the incoming partons' momentum fractions x1, x2.  `on_batch`, when given, also receives every raw
     nextBatch result (the full event record), e.g. to write HepMC3."""
-    charge_of = pythia.particleData.charge
-    charges: dict[int, float] = {}
+    charge_table = ChargeTable(pythia.particleData)
     pieces = []
     produced = 0
     while produced < n_events:
@@ -106,12 +117,10 @@ def generate(pythia, n_events: int, batch_size: int = 100, on_batch=None) -> ak.
             raise RuntimeError("Pythia produced no event in a whole batch; check the card and the log")
         if on_batch is not None:
             on_batch(batch)
-        for code in np.unique(ak.to_numpy(ak.flatten(batch["prt"]["id"]))):
-            charges.setdefault(int(code), float(charge_of(int(code))))
         pieces.append(
             ak.zip(
                 {
-                    "particles": final_state(batch, charges),
+                    "particles": final_state(batch, charge_table),
                     "pt_hat_gev": ak.values_astype(np.sqrt(batch["info"]["pT2Hat"]), np.float32),
                     "m_hat_gev": ak.values_astype(batch["info"]["mHat"], np.float32),
                     "x1": batch["info"]["x1"],
