@@ -48,6 +48,24 @@ def test_qcd_events_respect_phase_space_cuts_and_conserve_momentum(qcd_card, tmp
     assert 1e-1 < metadata["cross_section_pb"] < 1e4  # sigma(pT-hat > 700 GeV, m-hat > 3 TeV) is O(100) pb
 
 
+def test_final_state_is_the_event_record_particle_by_particle(qcd_card):
+    # The vectorised extraction against a plain loop over nextBatch's records, with Pythia's own charges.
+    pythia = generation.configure_pythia(qcd_card, seed=8)
+    charge_table = generation.ChargeTable(pythia.particleData)
+    # Codes met earlier in a chunk: the table then grows by codes on either side of them.
+    np.testing.assert_array_equal(charge_table(np.array([2212, -3122], dtype=np.int32)), [1.0, 0.0])
+    for batch in (pythia.nextBatch(2, "skip"), pythia.nextBatch(3, "skip")):
+        extracted = generation.final_state(batch, charge_table).to_list()
+        for record, particles in zip(batch["prt"].to_list(), extracted, strict=True):
+            expected = [(p["id"], pythia.particleData.charge(p["id"]), p["p"]["px"], p["p"]["py"], p["p"]["pz"], p["p"]["e"])
+                        for p in record if p["status"] > 0]
+            assert len(expected) == len(particles) > 100
+            assert {pid for pid, *_ in expected} >= {22, 211, -211}
+            for (pid, charge, *momentum), particle in zip(expected, particles):
+                assert (particle["pid"], particle["charge"]) == (pid, charge)
+                np.testing.assert_allclose([particle[c] for c in ("px", "py", "pz", "e")], momentum, rtol=1e-6, atol=1e-6)
+
+
 def test_dark_shower_decays_fully_into_visible_hadrons(tmp_path):
     card = write_card(tmp_path / "hv.cmnd", {"process": "hidden_valley", "scenario": "ID", "lambda_d_gev": 10})
     generation.generate_chunk(card, tmp_path / "hv.parquet", "hv_id_lambda10", 0, 10, global_seed=1, batch_size=10)

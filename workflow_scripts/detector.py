@@ -343,16 +343,21 @@ def _jets(eflow: _Flat, n_events, radius, pt_min_gev, fastjet) -> ak.Array:
     inputs = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D"),
                           np.bincount(eflow.event, minlength=n_events))
     sequence = fastjet.ClusterSequence(inputs, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
-    jets = sequence.inclusive_jets(min_pt=0.0)
-    jet_pt = np.hypot(jets.px, jets.py)
-    p = np.sqrt(jet_pt**2 + jets.pz**2)
-    jet_eta = np.arcsinh(jets.pz / jet_pt)
+    # The energy scale raises pT to at most sqrt(pT^2 + 2.5^2 pT) (its largest (2.5 - 0.15 |eta|)^2, at
+    # eta = 0): softer jets cannot pass the cut after it, so fastjet need not hand them over.
+    raw_pt_min = 0.5 * (np.sqrt(2.5**4 + 4 * pt_min_gev**2) - 2.5**2) * (1 - 1e-9)
+    jets = sequence.inclusive_jets(min_pt=raw_pt_min)
+    event = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(jets)))
+    jet_px, jet_py, jet_pz, jet_energy = (ak.to_numpy(ak.flatten(jets[field])) for field in ("px", "py", "pz", "E"))
+    jet_pt = np.hypot(jet_px, jet_py)
+    jet_eta = np.arcsinh(jet_pz / jet_pt)
     scale = jet_energy_scale(jet_pt, jet_eta)
-    jet_pt, p, energy = jet_pt * scale, p * scale, jets.E * scale
-    mass = np.sqrt(np.maximum(energy**2 - p**2, 0.0))
-    out = ak.zip({"PT": jet_pt, "Eta": jet_eta, "Phi": np.arctan2(jets.py, jets.px), "Mass": mass})
-    out = out[out.PT > pt_min_gev]
-    return out[ak.argsort(out.PT, ascending=False)]
+    p = np.sqrt(jet_pt**2 + jet_pz**2) * scale
+    jet_pt, jet_energy = jet_pt * scale, jet_energy * scale
+    columns = {"PT": jet_pt, "Eta": jet_eta, "Phi": np.arctan2(jet_py, jet_px), "Mass": np.sqrt(np.maximum(jet_energy**2 - p**2, 0.0))}
+    passing = np.flatnonzero(jet_pt > pt_min_gev)
+    order = passing[np.lexsort((-jet_pt[passing], event[passing]))]
+    return _jagged({key: value[order] for key, value in columns.items()}, event[order], n_events)
 
 
 def simulate_chunk(particles_path, output, jet_radius: float, global_seed: int) -> dict:
