@@ -139,6 +139,15 @@ def test_no_event_passing_gives_an_empty_valid_file(qcd_chunk, tmp_path):
     assert len(events) == 0 and metadata["n_selected"] == 0
 
 
+def test_empty_chunk_passes_detector_and_converter(tmp_path):
+    empty = events_of([particle(2112, 0, 300.0, 0.2, 0.5, 0.9396)])[:0]
+    files.write_awkward(empty, tmp_path / "particles.parquet", {"sample": "empty", "chunk": 0, "n_events": 0})
+    detector.simulate_chunk(tmp_path / "particles.parquet", tmp_path / "delphes.root", jet_radius=0.4, global_seed=1)
+    metadata = delphes_io.convert_file(tmp_path / "delphes.root", tmp_path / "events.parquet", {}, 0.4, "any")
+    events, _ = files.read_awkward(tmp_path / "events.parquet")
+    assert metadata["n_selected"] == len(events) == 0
+
+
 def test_lepton_veto_removes_events_with_an_isolated_lepton(tmp_path):
     muon_event = [particle(13, -1, 200.0, 0.3, 0.0, 0.1057), particle(2112, 0, 400.0, -0.5, 3.0, 0.9396)]
     quiet_event = [particle(2112, 0, 200.0, 0.3, 0.0, 0.9396), particle(2112, 0, 400.0, -0.5, 3.0, 0.9396)]

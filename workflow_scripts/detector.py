@@ -274,7 +274,8 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
 
     met_x = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.cos(eflow.columns["phi"]), minlength=n_events)
     met_y = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.sin(eflow.columns["phi"]), minlength=n_events)
-    collections["MissingET"] = ak.unflatten(ak.zip({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)}), 1)
+    collections["MissingET"] = _jagged({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)},
+                                       np.arange(n_events), n_events)
 
     collections["Jet"] = _jets(eflow, n_events, jet_radius, jet_pt_min_gev, fastjet)
     collections["Event"] = _event_record(events, first_event_number)
@@ -287,22 +288,20 @@ def _event_record(events, first_event_number: int) -> ak.Array:
     fields = {"Number": np.arange(first_event_number, first_event_number + n_events, dtype=np.int64)}
     if {"pt_hat_gev", "x1", "x2"} <= set(events.fields):
         fields |= {"Scale": ak.to_numpy(events["pt_hat_gev"]), "X1": ak.to_numpy(events["x1"]), "X2": ak.to_numpy(events["x2"])}
-    return ak.unflatten(ak.zip(fields), 1)
+    return _jagged(fields, np.arange(n_events), n_events)
 
 
 def _eflow_candidates(tracks: _Flat, neutrals: dict[str, _Flat]) -> _Flat:
     """All energy-flow objects (pt, eta, phi, mass, kind), per event tracks then photons then neutral hadrons."""
-    photons, hadrons = neutrals["EFlowPhoton"], neutrals["EFlowNeutralHadron"]
-    parts = [(tracks, tracks.columns["PT"], tracks.columns["Mass"], 0), (photons, photons.columns["ET"], None, 1),
-             (hadrons, hadrons.columns["ET"], None, 2)]
-    event = np.concatenate([objects.event for objects, *_ in parts])
-    order = np.argsort(event, kind="stable")
-    columns = {"pt": np.concatenate([pt for _, pt, _, _ in parts]),
-               "eta": np.concatenate([objects.columns["Eta"] for objects, *_ in parts]),
-               "phi": np.concatenate([objects.columns["Phi"] for objects, *_ in parts]),
-               "mass": np.concatenate([np.zeros(len(pt)) if mass is None else mass for _, pt, mass, _ in parts]),
-               "kind": np.concatenate([np.full(len(pt), kind, dtype=np.int8) for _, pt, _, kind in parts])}
-    return _Flat(event, columns)[order]
+    parts = []
+    for objects, pt, kind in ((tracks, tracks.columns["PT"], 0), (neutrals["EFlowPhoton"], neutrals["EFlowPhoton"].columns["ET"], 1),
+                              (neutrals["EFlowNeutralHadron"], neutrals["EFlowNeutralHadron"].columns["ET"], 2)):
+        parts.append(_Flat(objects.event, {"pt": pt, "eta": objects.columns["Eta"], "phi": objects.columns["Phi"],
+                                           "mass": objects.columns.get("Mass", np.zeros(len(pt))),
+                                           "kind": np.full(len(pt), kind, dtype=np.int8)}))
+    event = np.concatenate([part.event for part in parts])
+    columns = {key: np.concatenate([part.columns[key] for part in parts]) for key in parts[0].columns}
+    return _Flat(event, columns)[np.argsort(event, kind="stable")]
 
 
 def _isolated_leptons(tracks: _Flat, eflow: _Flat, abs_pid, rng, n_events) -> ak.Array:
@@ -317,8 +316,8 @@ def _isolated_leptons(tracks: _Flat, eflow: _Flat, abs_pid, rng, n_events) -> ak
     eflow_count = np.bincount(eflow.event, minlength=n_events)
     per_candidate = eflow_count[candidates.event]
     pair_lepton = np.repeat(np.arange(len(candidates.event)), per_candidate)
-    pair_other = np.repeat(eflow_start[candidates.event] - np.cumsum(per_candidate) + per_candidate, per_candidate) \
-        + np.arange(int(per_candidate.sum()))
+    rank_in_event = np.arange(per_candidate.sum()) - np.repeat(np.cumsum(per_candidate) - per_candidate, per_candidate)
+    pair_other = np.repeat(eflow_start[candidates.event], per_candidate) + rank_in_event
     other_pt = eflow.columns["pt"][pair_other]
     distance = delta_r(candidates.columns["Eta"][pair_lepton], candidates.columns["Phi"][pair_lepton],
                        eflow.columns["eta"][pair_other], eflow.columns["phi"][pair_other])
