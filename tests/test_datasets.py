@@ -90,3 +90,11 @@ def test_pretraining_set_mixes_other_benchmarks_and_avoids_the_test_set(tmp_path
         datasets.write_pretraining_set(tmp_path / "qcd.parquet", tmp_path / "test.parquet",
                                        {name: tmp_path / f"{name}.parquet" for name in others}, 100, 0.2, 11, "qcd",
                                        "hv_id_lambda1", tmp_path / "pretraining.parquet")
+
+
+def test_reading_columns_of_a_stage_file(tmp_path):
+    files.write_table(BACKGROUND, tmp_path / "bkg.parquet", {"sample": "bkg"})
+    some, metadata = files.read_table(tmp_path / "bkg.parquet", columns=[BACKGROUND.columns[0]])
+    assert list(some.columns) == [BACKGROUND.columns[0]] and len(some) == len(BACKGROUND) and metadata == {"sample": "bkg"}
+    with pytest.raises(KeyError, match="bkg.parquet.*no_such_column"):
+        files.read_table(tmp_path / "bkg.parquet", columns=["no_such_column"])

@@ -7,10 +7,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas costs a quarter second to import, and the event-level jobs never need it
+    import pandas as pd
 
 
 _UMASK = os.umask(0)
@@ -62,9 +65,14 @@ def _write_arrow(arrow: pa.Table, path, metadata: dict) -> None:
 def _read_arrow(path, columns=None) -> tuple[pa.Table, dict]:
     path = Path(path)
     try:
-        arrow = pq.read_table(path, columns=columns)
+        # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose import pulls in pandas.
+        with pq.ParquetFile(path) as parquet:
+            missing = [column for column in columns or [] if column.split(".")[0] not in parquet.schema_arrow.names]
+            arrow = parquet.read(columns=columns)
     except (OSError, pa.ArrowInvalid) as error:
         raise OSError(f"cannot read Parquet file {path}: {error}") from error
+    if missing:  # ParquetFile.read would leave them out without a word
+        raise KeyError(f"{path}: no column {missing}")
     return arrow, json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
 
 
