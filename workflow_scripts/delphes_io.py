@@ -19,6 +19,7 @@ import awkward as ak
 import numpy as np
 
 from workflow_scripts import files
+from workflow_scripts.flat import FlatObjects
 from workflow_scripts.kinematics import delta_r
 
 TREE = "Delphes"
@@ -128,8 +129,9 @@ def _convert_tree(tree, path, selection: dict, jet_radius: float, sqrt_s_gev: fl
     parts = []
     for branch, (pt_field, kind) in EFLOW_BRANCHES.items():
         objects = data[branch][keep]
-        parts.append(ak.zip({"pt": objects[pt_field], "eta": objects.Eta, "phi": objects.Phi,
-                             "type": ak.full_like(objects.Eta, kind, dtype=np.int8)}))
+        # Single precision, as Delphes stores them (any file's floats are cast, whatever it holds).
+        parts.append(ak.zip({"pt": ak.values_astype(objects[pt_field], np.float32), "eta": ak.values_astype(objects.Eta, np.float32),
+                             "phi": ak.values_astype(objects.Phi, np.float32), "type": ak.full_like(objects.Eta, kind, dtype=np.int8)}))
     eflow = ak.concatenate(parts, axis=1)
     constituents = _assign_constituents(eflow, leading, jet_radius)
     met = data["MissingET"][keep]
@@ -180,26 +182,17 @@ def _select(jets, data, selection: dict):
 
 def _assign_constituents(eflow, leading, radius):
     """Energy-flow objects within Delta R < radius of jet 1 or jet 2, each given to the nearer jet."""
-    # On flat arrays with the event of each object: every object meets at most two jet axes.
-    counts = ak.to_numpy(ak.num(eflow))
-    event = np.repeat(np.arange(len(counts)), counts)
-    flat = {field: ak.to_numpy(ak.flatten(eflow[field])) for field in ("pt", "eta", "phi", "type")}
+    flat = FlatObjects.from_jagged(eflow)
     padded = ak.pad_none(leading, 2)
     distances = []
     for index in range(2):
         jet = padded[:, index]
-        has_jet = ak.to_numpy(~ak.is_none(jet))
-        jet_eta, jet_phi = (ak.to_numpy(ak.fill_none(jet[field], 0.0)) for field in ("Eta", "Phi"))
-        distance = delta_r(flat["eta"], flat["phi"], jet_eta[event], jet_phi[event])
-        distances.append(np.where(has_jet[event], distance, np.inf))
+        has_jet = ak.to_numpy(~ak.is_none(jet))[flat.event]
+        jet_eta, jet_phi = (ak.to_numpy(ak.fill_none(jet[field], 0.0))[flat.event] for field in ("Eta", "Phi"))
+        distances.append(np.where(has_jet, delta_r(flat.columns["eta"], flat.columns["phi"], jet_eta, jet_phi), np.inf))
     first = (distances[0] < radius) & (distances[0] <= distances[1])
     second = (distances[1] < radius) & (distances[1] < distances[0])
-
-    def constituents(mask):
-        columns = {field: flat[field][mask].astype(np.float32) for field in ("pt", "eta", "phi")} | {"type": flat["type"][mask]}
-        return ak.unflatten(ak.zip(columns), np.bincount(event[mask], minlength=len(counts)))
-
-    return constituents(first), constituents(second)
+    return flat[first].to_jagged(len(eflow)), flat[second].to_jagged(len(eflow))
 
 
 def convert_file(path, output, selection: dict, jet_radius: float, selection_name: str, sqrt_s_gev: float = 13000.0) -> dict:

@@ -25,6 +25,7 @@ import awkward as ak
 import numpy as np
 
 from workflow_scripts import delphes_io, files
+from workflow_scripts.flat import FlatObjects, one_per_event
 from workflow_scripts.kinematics import delta_r
 from workflow_scripts.seeding import derive_seed
 
@@ -158,27 +159,10 @@ def _kinematics(px, py, pz):
     return pt, eta, np.arctan2(py, px)
 
 
-def _jagged(values: dict, event_index, n_events) -> ak.Array:
-    """Event-jagged record array from flat columns sorted by event index."""
-    counts = np.bincount(event_index, minlength=n_events)
-    return ak.unflatten(ak.zip({key: np.asarray(value) for key, value in values.items()}), counts)
-
-
-@dataclasses.dataclass
-class _Flat:
-    """Flat columns of objects of a whole chunk, sorted by event, with the event of each."""
-
-    event: np.ndarray
-    columns: dict[str, np.ndarray]
-
-    def __getitem__(self, selection) -> _Flat:
-        return _Flat(self.event[selection], {key: value[selection] for key, value in self.columns.items()})
-
-
 def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng):
     """Summed, smeared towers of the deposits given (flat, sorted by event).
 
-    Returns the towers as _Flat (eta, phi, smeared energy, sigma) and, for every deposit, its tower's row
+    Returns the towers as FlatObjects (eta, phi, smeared energy, sigma) and, for every deposit, its tower's row
     (-1 outside the calorimeter)."""
     eta_bin, phi_bin = calo.tower_index(eta, phi)
     inside = np.flatnonzero(eta_bin >= 0)
@@ -196,17 +180,17 @@ def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng):
     tower_phi = -np.pi + (tower_phi_bin + rng.uniform(0, 1, len(towers))) * 2 * np.pi / n_phi
     sigma = resolution(tower_energy, 0.5 * (low + high))
     smeared = log_normal(rng, tower_energy, sigma)
-    towers = _Flat(towers // 10_000_000, {"eta": tower_eta, "phi": tower_phi, "energy": smeared, "sigma": sigma})
+    towers = FlatObjects(towers // 10_000_000, {"eta": tower_eta, "phi": tower_phi, "energy": smeared, "sigma": sigma})
     return towers, tower_of_deposit
 
 
 def _energy_fractions(abs_pid) -> tuple[np.ndarray, np.ndarray]:
     """(ECAL, HCAL) energy fraction of each particle from ENERGY_FRACTIONS; hadrons (0, 1) otherwise."""
-    codes = np.array(sorted(ENERGY_FRACTIONS))
-    table = np.array([ENERGY_FRACTIONS[code] for code in codes] + [(0.0, 1.0)])
-    row = np.minimum(np.searchsorted(codes, abs_pid), len(codes))
-    row = np.where(codes[np.minimum(row, len(codes) - 1)] == abs_pid, row, len(codes))
-    return table[row, 0], table[row, 1]
+    ecal, hcal = np.zeros(len(abs_pid)), np.ones(len(abs_pid))
+    for code, (ecal_fraction, hcal_fraction) in ENERGY_FRACTIONS.items():
+        match = abs_pid == code
+        ecal[match], hcal[match] = ecal_fraction, hcal_fraction
+    return ecal, hcal
 
 
 def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: float = 20.0,
@@ -217,16 +201,17 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     rng = np.random.default_rng(seed)
     particles = events["particles"]
     n_events = len(particles)
-    event_index = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(particles)))
-    px, py, pz, energy, charge = (ak.to_numpy(ak.flatten(particles[field])).astype(np.float64)
-                                  for field in ("px", "py", "pz", "e", "charge"))
-    pid = ak.to_numpy(ak.flatten(particles["pid"])).astype(np.int64)
+    flat = FlatObjects.from_jagged(particles, ("px", "py", "pz", "e", "charge", "pid"))
+    event_index = flat.event
+    px, py, pz, energy, charge = (flat.columns[field].astype(np.float64) for field in ("px", "py", "pz", "e", "charge"))
+    pid = flat.columns["pid"].astype(np.int64)
     abs_pid = np.abs(pid)
     pt, eta, phi = _kinematics(px, py, pz)
     visible = ~np.isin(abs_pid, INVISIBLE_PIDS) & (np.abs(eta) < 5.0)
     mass = np.sqrt(np.maximum(energy**2 - pt**2 - pz**2, 0.0))
 
-    # Tracks: per-type efficiency, log-normal pT smearing.
+    # Tracks: per-type efficiency, log-normal pT smearing. The draws are made for every particle, tracked or
+    # not, so that a seed gives the same tracks as it did in earlier versions.
     efficiency_draw = rng.random(len(pid))
     smearing_draw = rng.standard_normal(len(pid))
     charged = np.flatnonzero(visible & (charge != 0))
@@ -236,7 +221,7 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     track_energy = np.sqrt((track_pt * np.cosh(eta[tracked])) ** 2 + mass[tracked] ** 2)
     track_row = np.full(len(pid), -1)
     track_row[tracked] = np.arange(len(tracked))
-    tracks = _Flat(event_index[tracked], {"PT": track_pt, "Eta": eta[tracked], "Phi": phi[tracked],
+    tracks = FlatObjects(event_index[tracked], {"PT": track_pt, "Eta": eta[tracked], "Phi": phi[tracked],
                                           "Charge": charge[tracked].astype(np.int32), "PID": pid[tracked].astype(np.int32),
                                           "Mass": mass[tracked]})
 
@@ -261,12 +246,10 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
         significance_sigma = np.sqrt(towers.columns["sigma"] ** 2 + expected_variance)
         keep = (neutral_energy > calo.energy_min_gev) & (neutral_energy > calo.significance_min * significance_sigma)
         kept = towers[keep]
-        neutrals[branch] = _Flat(kept.event, {"ET": neutral_energy[keep] / np.cosh(kept.columns["eta"]), "Eta": kept.columns["eta"],
+        neutrals[branch] = FlatObjects(kept.event, {"ET": neutral_energy[keep] / np.cosh(kept.columns["eta"]), "Eta": kept.columns["eta"],
                                               "Phi": kept.columns["phi"], "E": neutral_energy[keep]})
 
-    collections = {"EFlowTrack": _jagged(tracks.columns, tracks.event, n_events)}
-    for branch, objects in neutrals.items():
-        collections[branch] = _jagged(objects.columns, objects.event, n_events)
+    collections = {"EFlowTrack": tracks.to_jagged(n_events)} | {branch: objects.to_jagged(n_events) for branch, objects in neutrals.items()}
 
     eflow = _eflow_candidates(tracks, neutrals)
     collections["Electron"] = _isolated_leptons(tracks, eflow, 11, rng, n_events)
@@ -274,8 +257,7 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
 
     met_x = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.cos(eflow.columns["phi"]), minlength=n_events)
     met_y = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.sin(eflow.columns["phi"]), minlength=n_events)
-    collections["MissingET"] = _jagged({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)},
-                                       np.arange(n_events), n_events)
+    collections["MissingET"] = one_per_event({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)})
 
     collections["Jet"] = _jets(eflow, n_events, jet_radius, jet_pt_min_gev, fastjet)
     collections["Event"] = _event_record(events, first_event_number)
@@ -288,23 +270,23 @@ def _event_record(events, first_event_number: int) -> ak.Array:
     fields = {"Number": np.arange(first_event_number, first_event_number + n_events, dtype=np.int64)}
     if {"pt_hat_gev", "x1", "x2"} <= set(events.fields):
         fields |= {"Scale": ak.to_numpy(events["pt_hat_gev"]), "X1": ak.to_numpy(events["x1"]), "X2": ak.to_numpy(events["x2"])}
-    return _jagged(fields, np.arange(n_events), n_events)
+    return one_per_event(fields)
 
 
-def _eflow_candidates(tracks: _Flat, neutrals: dict[str, _Flat]) -> _Flat:
+def _eflow_candidates(tracks: FlatObjects, neutrals: dict[str, FlatObjects]) -> FlatObjects:
     """All energy-flow objects (pt, eta, phi, mass, kind), per event tracks then photons then neutral hadrons."""
     parts = []
     for objects, pt, kind in ((tracks, tracks.columns["PT"], 0), (neutrals["EFlowPhoton"], neutrals["EFlowPhoton"].columns["ET"], 1),
                               (neutrals["EFlowNeutralHadron"], neutrals["EFlowNeutralHadron"].columns["ET"], 2)):
-        parts.append(_Flat(objects.event, {"pt": pt, "eta": objects.columns["Eta"], "phi": objects.columns["Phi"],
+        parts.append(FlatObjects(objects.event, {"pt": pt, "eta": objects.columns["Eta"], "phi": objects.columns["Phi"],
                                            "mass": objects.columns.get("Mass", np.zeros(len(pt))),
                                            "kind": np.full(len(pt), kind, dtype=np.int8)}))
     event = np.concatenate([part.event for part in parts])
     columns = {key: np.concatenate([part.columns[key] for part in parts]) for key in parts[0].columns}
-    return _Flat(event, columns)[np.argsort(event, kind="stable")]
+    return FlatObjects(event, columns)[np.argsort(event, kind="stable")]
 
 
-def _isolated_leptons(tracks: _Flat, eflow: _Flat, abs_pid, rng, n_events) -> ak.Array:
+def _isolated_leptons(tracks: FlatObjects, eflow: FlatObjects, abs_pid, rng, n_events) -> ak.Array:
     """Electrons or muons: identification efficiency, then relative isolation against energy flow."""
     candidates = tracks[np.abs(tracks.columns["PID"]) == abs_pid]
     pt, eta = candidates.columns["PT"], candidates.columns["Eta"]
@@ -326,7 +308,7 @@ def _isolated_leptons(tracks: _Flat, eflow: _Flat, abs_pid, rng, n_events) -> ak
     isolation = np.bincount(pair_lepton[near], weights=other_pt[near], minlength=len(candidates.event)) / candidates.columns["PT"]
     isolated = candidates[isolation < ratio_max]
     columns = {field: isolated.columns[field] for field in ("PT", "Eta", "Phi", "Charge")}
-    return _jagged(columns | {"IsolationVar": isolation[isolation < ratio_max]}, isolated.event, n_events)
+    return FlatObjects(isolated.event, columns | {"IsolationVar": isolation[isolation < ratio_max]}).to_jagged(n_events)
 
 
 def jet_energy_scale(pt, eta):
@@ -334,20 +316,23 @@ def jet_energy_scale(pt, eta):
     return np.sqrt((2.5 - 0.15 * np.abs(eta)) ** 2 / pt + 1.0)
 
 
-def _jets(eflow: _Flat, n_events, radius, pt_min_gev, fastjet) -> ak.Array:
+def raw_jet_pt_min(pt_min_gev: float) -> float:
+    """The lowest pT before the energy scale that can reach pt_min_gev after it.
+
+    The scale raises pT to sqrt(pT^2 + c^2 pT) with c = 2.5 - 0.15 |eta| at most 2.5 (at eta = 0)."""
+    return 0.5 * (np.sqrt(2.5**4 + 4 * pt_min_gev**2) - 2.5**2) * (1 - 1e-9)
+
+
+def _jets(eflow: FlatObjects, n_events, radius, pt_min_gev, fastjet) -> ak.Array:
     """Anti-kt jets of the energy-flow objects (fastjet's multi-event clustering), pT-ordered."""
     pt, eta, phi, mass = (eflow.columns[field] for field in ("pt", "eta", "phi", "mass"))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     energy = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
-    inputs = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D"),
-                          np.bincount(eflow.event, minlength=n_events))
+    inputs = FlatObjects(eflow.event, {"px": px, "py": py, "pz": pz, "E": energy}).to_jagged(n_events, with_name="Momentum4D")
     sequence = fastjet.ClusterSequence(inputs, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
-    # The energy scale raises pT to at most sqrt(pT^2 + 2.5^2 pT) (its largest (2.5 - 0.15 |eta|)^2, at
-    # eta = 0): softer jets cannot pass the cut after it, so fastjet need not hand them over.
-    raw_pt_min = 0.5 * (np.sqrt(2.5**4 + 4 * pt_min_gev**2) - 2.5**2) * (1 - 1e-9)
-    jets = sequence.inclusive_jets(min_pt=raw_pt_min)
-    event = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(jets)))
-    jet_px, jet_py, jet_pz, jet_energy = (ak.to_numpy(ak.flatten(jets[field])) for field in ("px", "py", "pz", "E"))
+    # Jets that cannot pass the cut after the energy scale need not come back from fastjet.
+    jets = FlatObjects.from_jagged(sequence.inclusive_jets(min_pt=raw_jet_pt_min(pt_min_gev)), ("px", "py", "pz", "E"))
+    jet_px, jet_py, jet_pz, jet_energy = (jets.columns[field] for field in ("px", "py", "pz", "E"))
     jet_pt = np.hypot(jet_px, jet_py)
     jet_eta = np.arcsinh(jet_pz / jet_pt)
     scale = jet_energy_scale(jet_pt, jet_eta)
@@ -355,8 +340,8 @@ def _jets(eflow: _Flat, n_events, radius, pt_min_gev, fastjet) -> ak.Array:
     jet_pt, jet_energy = jet_pt * scale, jet_energy * scale
     columns = {"PT": jet_pt, "Eta": jet_eta, "Phi": np.arctan2(jet_py, jet_px), "Mass": np.sqrt(np.maximum(jet_energy**2 - p**2, 0.0))}
     passing = np.flatnonzero(jet_pt > pt_min_gev)
-    order = passing[np.lexsort((-jet_pt[passing], event[passing]))]
-    return _jagged({key: value[order] for key, value in columns.items()}, event[order], n_events)
+    order = passing[np.lexsort((-jet_pt[passing], jets.event[passing]))]
+    return FlatObjects(jets.event, columns)[order].to_jagged(n_events)
 
 
 def simulate_chunk(particles_path, output, jet_radius: float, global_seed: int) -> dict:

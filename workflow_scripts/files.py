@@ -67,7 +67,7 @@ def _read_arrow(path, columns=None) -> tuple[pa.Table, dict]:
     try:
         # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose import pulls in pandas.
         with pq.ParquetFile(path) as parquet:
-            missing = [column for column in columns or [] if column.split(".")[0] not in parquet.schema_arrow.names]
+            missing = [column for column in columns or [] if column not in parquet.schema_arrow.names]
             arrow = parquet.read(columns=columns)
     except (OSError, pa.ArrowInvalid) as error:
         raise OSError(f"cannot read Parquet file {path}: {error}") from error

@@ -18,6 +18,7 @@ import awkward as ak
 import numpy as np
 
 from workflow_scripts import cards, files
+from workflow_scripts.flat import FlatObjects
 from workflow_scripts.seeding import derive_seed
 
 # Per-particle columns of the particle files.
@@ -88,17 +89,16 @@ class ChargeTable:
 
 def final_state(batch: ak.Array, charge_table: ChargeTable) -> ak.Array:
     """Final-state particles (status > 0) of a nextBatch result: pid, charge, four-momentum in GeV."""
-    # On the flat particle columns: masking the jagged record would carry all of its 14 fields.
-    particles = batch["prt"]
-    final = ak.to_numpy(ak.flatten(particles["status"])) > 0
-    ends = np.cumsum(ak.to_numpy(ak.num(particles)))
-    finals_before = np.r_[0, np.cumsum(final)]
-    counts = finals_before[ends] - finals_before[np.r_[0, ends[:-1]]]
-    pid = ak.to_numpy(ak.flatten(particles["id"]))[final]
-    columns = {"pid": pid, "charge": charge_table(pid)}
-    for component in ("px", "py", "pz", "e"):
-        columns[component] = ak.to_numpy(ak.flatten(particles["p"][component]))[final].astype(np.float32)
-    return ak.unflatten(ak.zip(columns), counts)
+    # On flat columns: masking the jagged record itself would carry all of its 14 fields along.
+    record = batch["prt"]
+    momentum = record["p"]
+    particles = FlatObjects.from_jagged(ak.zip({"status": record["status"], "pid": record["id"], "px": momentum["px"],
+                                                "py": momentum["py"], "pz": momentum["pz"], "e": momentum["e"]}))
+    final = particles[particles.columns["status"] > 0]
+    pid = final.columns["pid"]
+    columns = {"pid": pid, "charge": charge_table(pid)} | {component: final.columns[component].astype(np.float32)
+                                                            for component in ("px", "py", "pz", "e")}
+    return FlatObjects(final.event, columns).to_jagged(len(record))
 
 
 def generate(pythia, n_events: int, batch_size: int = 100, on_batch=None) -> ak.Array:
