@@ -38,7 +38,7 @@ wildcard_constraints:
 
 
 include: "rules/generate.smk"  # cards -> particles -> detector ROOT -> analysis events
-include: "rules/containers.smk"  # container backends: MadGraph LHE, DelphesPythia8 -> detector ROOT
+include: "rules/tools.smk"  # MadGraph and Delphes: built once, then MadGraph LHE, Delphes -> detector ROOT
 include: "rules/datasets.smk"  # toy datasets, jet images, CWoLa pseudo-experiments
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs

@@ -3,6 +3,7 @@ import json
 import re
 
 import torch
+from snakemake.settings.types import DeploymentMethod
 
 from workflow_scripts.cards import configured_samples, generator_entry, sample_label
 from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
@@ -41,8 +42,12 @@ def events_per_chunk(sample):
     return SAMPLES[sample].get("events_per_chunk", config["generation"]["events_per_chunk"])
 
 
-def backend(sample):
-    return SAMPLES[sample].get("backend", "embedded")
+def generator(sample):
+    return SAMPLES[sample].get("generator", "pythia")
+
+
+def detector(sample):
+    return SAMPLES[sample].get("detector", "embedded")
 
 
 def name_pattern(names):
@@ -50,25 +55,39 @@ def name_pattern(names):
     return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
-# Each backend's samples, as wildcard constraints: every sample's detector ROOT file
-# (results/delphes/{sample}/chunk{chunk}.root, one path for all backends) has exactly one producing rule.
-MADGRAPH_SAMPLES = name_pattern([name for name in SAMPLES if backend(name).startswith("madgraph-")])
-DELPHES_SAMPLES = name_pattern([name for name in SAMPLES if backend(name).endswith("-delphes")])
-EMBEDDED_DETECTOR_SAMPLES = name_pattern([name for name in SAMPLES if not backend(name).endswith("-delphes")])
+# Each choice's samples, as wildcard constraints: every sample's detector ROOT file
+# (results/delphes/{sample}/chunk{chunk}.root, one path for both detectors) has exactly one producing rule.
+MADGRAPH_SAMPLES = name_pattern([name for name in SAMPLES if generator(name) == "madgraph"])
+DELPHES_SAMPLES = name_pattern([name for name in SAMPLES if detector(name) == "delphes"])
+EMBEDDED_DETECTOR_SAMPLES = name_pattern([name for name in SAMPLES if detector(name) == "embedded"])
+
+# With --sdm apptainer and config key containers.generators, MadGraph and Delphes jobs run in the image and
+# take its programs; otherwise they use the tools that rules/tools.smk builds.
+GENERATOR_IMAGE = config.get("containers", {}).get("generators")
+USE_GENERATOR_IMAGE = GENERATOR_IMAGE is not None and DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method
+TOOLS = config.get("tools", {})
+
+
+def tool_record(tool):
+    """The install record of a tool a job runs (rule install_{tool}), or none when it comes from the image."""
+    return [] if USE_GENERATOR_IMAGE else f"tools/{tool}.json"
+
+
+def tool_argument(input):
+    return f"--tool {input.tool}" if input.tool else ""
 
 
 def pythia_card(wildcards):
-    """MadGraph backends shower each chunk's own LHE file with a card of its own; the others share the sample's card."""
-    if backend(wildcards.sample).startswith("madgraph-"):
+    """MadGraph samples shower each chunk's own LHE file with a card of its own; the others share the sample's card."""
+    if generator(wildcards.sample) == "madgraph":
         return f"results/cards/{wildcards.sample}/chunk{wildcards.chunk}.cmnd"
     return f"results/cards/{wildcards.sample}.cmnd"
 
 
 def madgraph_settings(wildcards):
-    """The sample's physics settings for MadGraph, as a shell argument; the backend is left out so that
-    moving a sample between the two MadGraph backends does not regenerate its events."""
-    entry = {key: value for key, value in generator_entry(SAMPLES[wildcards.sample]).items() if key != "backend"}
-    return shlex.quote(json.dumps(entry))
+    """The sample's physics settings for MadGraph, as a shell argument (without the keys of later stages, so that
+    changing the detector does not regenerate the sample's events)."""
+    return shlex.quote(json.dumps(generator_entry(SAMPLES[wildcards.sample])))
 
 
 def lhe_card_settings(wildcards):
@@ -79,15 +98,19 @@ def lhe_card_settings(wildcards):
 
 
 def lhe_input(wildcards):
-    """The chunk's MadGraph events, for the MadGraph backends."""
-    if backend(wildcards.sample).startswith("madgraph-"):
+    """The chunk's MadGraph events, for samples with generator madgraph."""
+    if generator(wildcards.sample) == "madgraph":
         return f"results/lhe/{wildcards.sample}/chunk{wildcards.chunk}.lhe.gz"
     return []
 
 
+def lhe_first_event(wildcards, input):
+    return "--lhe-first-event 0" if input.lhe else ""  # the chunk's own MadGraph file
+
+
 def detector_root(wildcards):
-    """The chunk's Delphes-schema ROOT file: the same path for every backend.  Which rule writes it
-    (simulate_detector or delphes_pythia8) follows from the sample's backend through the rules'
+    """The chunk's Delphes-schema ROOT file: the same path for both detectors.  Which rule writes it
+    (simulate_detector or simulate_delphes) follows from the sample's detector through the rules'
     wildcard constraints above."""
     return f"results/delphes/{wildcards.sample}/chunk{wildcards.chunk}.root"
 

@@ -39,7 +39,7 @@ rule generate_particles:
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
-        lhe=lambda wildcards, input: "--lhe-first-event 0" if input.lhe else "",  # the chunk's own MadGraph file
+        lhe=lhe_first_event,
     threads: 1
     conda:
         "../envs/generation.yaml"
@@ -63,7 +63,7 @@ rule write_hepmc:
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
-        lhe=lambda wildcards, input: "--lhe-first-event 0" if input.lhe else "",
+        lhe=lhe_first_event,
     threads: 1
     conda:
         "../envs/generation.yaml"
@@ -83,7 +83,7 @@ rule simulate_detector:
     output:
         "results/delphes/{sample}/chunk{chunk}.root",
     wildcard_constraints:
-        sample=EMBEDDED_DETECTOR_SAMPLES,  # the others run Delphes itself (rules/containers.smk)
+        sample=EMBEDDED_DETECTOR_SAMPLES,  # the others run Delphes itself (rules/tools.smk)
     params:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
         seed=config["seed"],

@@ -1,5 +1,5 @@
-"""Per-sample generator backends: Delphes and DelphesPythia8 cards, the config rules, the rules a dry run
-schedules for each backend, and a real MadGraph LHE file going through the madgraph-embedded chain."""
+"""Per-sample generator and detector choices: the Delphes card patch, the config rules, the rules a dry run
+schedules for each choice, and a real MadGraph LHE file going through the MadGraph generator's shower."""
 
 import copy
 import gzip
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from workflow_scripts import cards, delphes_card, delphes_io, files, generation
+from workflow_scripts import cards, delphes_card, files, generation
 from workflow_scripts.config import ConfigError, validate_config
 from workflow_scripts.kinematics import delta_r
 from workflow_scripts.seeding import derive_seed
@@ -23,7 +23,7 @@ from workflow_scripts.seeding import derive_seed
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow_scripts" / "schemas" / "config.schema.yaml"
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
-CONTAINERS = ROOT / "tests" / "configs" / "containers.yaml"
+REAL_STACK = ROOT / "tests" / "configs" / "real_stack.yaml"
 SHARED_LHE = ROOT.parent / "shared" / "data" / "madgraph5-3.5.8-pp_to_jj.lhe.gz"
 LHE = SHARED_LHE if SHARED_LHE.is_file() else ROOT / "tests" / "data" / "madgraph5-3.5.8-pp_to_jj.lhe.gz"
 PINNED = "docker://ghcr.io/example/generators:2026.1@sha256:" + "ab" * 32
@@ -111,102 +111,19 @@ def test_cards_command_finds_the_installed_cms_card(tmp_path):
     install = tmp_path / "delphes"
     (install / "cards").mkdir(parents=True)
     (install / "cards" / "delphes_card_CMS.tcl").write_text(CMS_LIKE_CARD)
-    card = tmp_path / "hv.cmnd"
-    card.write_text(cards.render_card(cards.sample_settings({"process": "qcd_dijet", "pt_hat_min_gev": 700,
-                                                              "m_hat_min_gev": 3000}, 13000), "qcd"))
-    command = [sys.executable, "-m", "workflow_scripts.delphes_card", "cards", "--card", str(card), "--sample", "qcd_dijet",
-               "--chunk", "4", "--events", "250", "--seed", "20180701", "--jet-radius", "0.8",
-               "--directory", str(tmp_path / "out")]
+    command = [sys.executable, "-m", "workflow_scripts.delphes_card", "--sample", "qcd_dijet", "--chunk", "4",
+               "--seed", "20180701", "--jet-radius", "0.8", "--output", str(tmp_path / "card.tcl")]
     subprocess.run(command + ["--delphes-dir", str(install)], check=True, cwd=ROOT)
-    patched = (tmp_path / "out" / "delphes_card.tcl").read_text()
+    patched = (tmp_path / "card.tcl").read_text()
     assert f"set RandomSeed {derive_seed(20180701, 'detector', 'qcd_dijet', 4)}" in patched  # the embedded detector's seed
-    pythia = (tmp_path / "out" / "pythia8.cmnd").read_text()
-    assert f"Random:seed = {derive_seed(20180701, 'generate', 'qcd_dijet', 4)}" in pythia  # the embedded generator's seed
     missing = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin"})
-    assert missing.returncode != 0 and "run inside the generator container" in missing.stderr
+    assert missing.returncode != 0 and "no Delphes install" in missing.stderr
 
 
-def pythia_rejects(card_text):
-    import pythia8mc
-
-    pythia = pythia8mc.Pythia("", False)
-    lines = [line.strip() for line in card_text.splitlines() if delphes_card._setting_key(line)]
-    return [line for line in lines if not pythia.readString(line, False)]
-
-
-def test_delphes_pythia8_card_sets_events_and_seed_and_pythia_accepts_it():
-    settings = cards.sample_settings({"process": "hidden_valley", "scenario": "ID", "lambda_d_gev": 10}, 13000)
-    card = cards.render_card(settings | {"Random:seed": 99, "Main:numberOfEvents": 7}, "hv_id_lambda10")
-    patched = delphes_card.delphes_pythia8_card(card, 500, 424242)
-    keys = [delphes_card._setting_key(line) for line in patched.splitlines() if delphes_card._setting_key(line)]
-    assert keys.count("main:numberofevents") == keys.count("random:seed") == 1
-    assert "Main:numberOfEvents = 500" in patched and "Random:seed = 424242" in patched and "Random:setSeed = on" in patched
-    assert "Beams:frameType" not in patched  # internal process: no LHE input
-    assert "HiddenValley:ffbar2Zv = on" in patched
-    assert pythia_rejects(patched) == []
-
-
-def test_madgraph_chunk_card_reads_the_unpacked_chunk_file_from_its_first_event():
-    card = cards.render_card(cards.sample_settings({"process": "lhe", "lhe_file": "results/lhe/s/chunk3.lhe.gz"}, 13000), "s")
-    patched = delphes_card.delphes_pythia8_card(card, 100, 7, lhe_file="/scratch/events.lhe")
-    lines = patched.splitlines()
-    assert [line for line in lines if line.startswith("Beams:LHEF")] == ["Beams:LHEF = /scratch/events.lhe"]
-    assert "Beams:frameType = 4" in lines and "Beams:nSkipLHEFatInit = 0" in lines
-    assert pythia_rejects(patched) == []
-
-
-def test_pythia_statistics_are_read_from_pythias_own_table():
-    """A real Pythia run prints its statistics; the parser must find accepted events and sigma in them."""
-    script = textwrap.dedent("""\
-        import pythia8mc
-        pythia = pythia8mc.Pythia("", False)
-        for line in ["Beams:eCM = 13000", "HardQCD:all = on", "PhaseSpace:pTHatMin = 700", "PartonLevel:all = off",
-                     "HadronLevel:all = off", "Random:setSeed = on", "Random:seed = 5", "Next:numberCount = 0"]:
-            pythia.readString(line)
-        pythia.init()
-        accepted = sum(pythia.next() for _ in range(25))
-        pythia.stat()
-        print("RESULT", accepted, pythia.infoPython().sigmaGen(), flush=True)
-        """)
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    _, accepted, sigma_mb = re.search(r"RESULT (\d+) (\S+)", output)[0].split()
-    statistics = delphes_card.pythia_statistics(output)
-    assert statistics["n_events"] == int(accepted) == 25
-    assert statistics["cross_section_pb"] == pytest.approx(float(sigma_mb) * 1e9, rel=1e-3)
-    assert statistics["cross_section_error_pb"] > 0
-    with pytest.raises(ValueError, match="no Pythia cross-section statistics"):
-        delphes_card.pythia_statistics("Event generation aborted prematurely, owing to error!")
-
-
-def test_provenance_key_is_the_converters():
-    assert delphes_card.PROVENANCE_KEY == delphes_io.PROVENANCE_KEY
-
-
-def test_container_drivers_need_only_the_standard_library():
-    """The generator image has Python without numpy, awkward or pandas (-S: no site-packages)."""
-    subprocess.run([sys.executable, "-S", "-c", "import workflow_scripts.madgraph, workflow_scripts.delphes_card"],
-                   check=True, cwd=ROOT)
-
-
-def test_provenance_written_with_pyroot_is_what_the_converter_reads(tmp_path):
-    """Runs where PyROOT is installed (the generator image, or a ROOT installation)."""
-    pyroot = pytest.importorskip("ROOT")
-    from array import array
-
-    path = str(tmp_path / "delphes.root")
-    handle = pyroot.TFile.Open(path, "RECREATE")
-    tree = pyroot.TTree("Delphes", "Delphes")
-    value = array("f", [0.0])
-    tree.Branch("x", value, "x/F")
-    for _ in range(7):
-        tree.Fill()
-    tree.Write()
-    handle.Close()
-    provenance = {"sample": "s", "chunk": 2, "n_events": 7, "cross_section_pb": 1.5}
-    with pytest.raises(RuntimeError, match="has 7 events, Pythia reports 8"):
-        delphes_card.write_provenance(path, provenance | {"n_events": 8})
-    delphes_card.write_provenance(path, provenance)
-    assert delphes_io.read_provenance(path) == provenance
+def test_madgraph_and_card_drivers_need_only_the_standard_library():
+    """MadGraph jobs and the install recipe run with Python alone (-S: no site-packages)."""
+    subprocess.run([sys.executable, "-S", "-c", "import workflow_scripts.madgraph, workflow_scripts.delphes_card, "
+                    "workflow_scripts.install_tools"], check=True, cwd=ROOT)
 
 
 def test_madgraph_chunks_read_their_own_file_from_the_first_event(tmp_path):
@@ -229,15 +146,23 @@ def tiny_with(samples=None, containers=None):
     return config
 
 
-def test_backend_defaults_to_embedded_and_needs_no_image():
+def test_generator_and_detector_default_to_pythia_and_embedded_and_combine_freely():
     validate_config(tiny_with(), SCHEMA)
-    validate_config(tiny_with({"qcd_dijet": {"backend": "embedded"}}), SCHEMA)
+    for generator in ("pythia", "madgraph"):
+        for detector in ("embedded", "delphes"):
+            validate_config(tiny_with({"qcd_dijet": {"generator": generator, "detector": detector}}), SCHEMA)
+    validate_config(tiny_with({"qcd_dijet": {"detector": "delphes"}}, {"generators": PINNED}), SCHEMA)
 
 
-def test_container_backend_without_image_names_the_key():
-    with pytest.raises(ConfigError, match="'containers' is a required property"):
-        validate_config(tiny_with({"qcd_dijet": {"backend": "pythia-delphes"}}), SCHEMA)
-    validate_config(tiny_with({"qcd_dijet": {"backend": "pythia-delphes"}}, {"generators": PINNED}), SCHEMA)
+@pytest.mark.parametrize("old, generator, detector", [("embedded", "pythia", "embedded"), ("pythia-delphes", "pythia", "delphes"),
+                                                      ("madgraph-pythia-delphes", "madgraph", "delphes"),
+                                                      ("madgraph-embedded", "madgraph", "embedded")])
+def test_old_backend_names_say_what_to_write_instead(old, generator, detector):
+    with pytest.raises(ConfigError, match=rf"config key generation\.samples\.qcd_dijet\.backend: `backend: {old}` was "
+                                          rf"replaced by two choices; write `generator: {generator}` and `detector: {detector}`"):
+        validate_config(tiny_with({"qcd_dijet": {"backend": old}}), SCHEMA)
+    with pytest.raises(ConfigError, match="`backend` was replaced by `generator: pythia | madgraph`"):
+        validate_config(tiny_with({"qcd_dijet": {"backend": "delphes-only"}}), SCHEMA)
 
 
 @pytest.mark.parametrize("image", [
@@ -249,44 +174,40 @@ def test_container_backend_without_image_names_the_key():
 ])
 def test_unpinned_images_are_refused(image):
     with pytest.raises(ConfigError, match="config key containers.generators"):
-        validate_config(tiny_with({"qcd_dijet": {"backend": "madgraph-embedded"}}, {"generators": image}), SCHEMA)
+        validate_config(tiny_with({"qcd_dijet": {"generator": "madgraph"}}, {"generators": image}), SCHEMA)
 
 
 def test_docker_hub_and_registry_port_references_are_accepted():
     for image in ("docker://rootproject/root:6.30.06-ubuntu22.04@sha256:" + "0f" * 32,
                   "docker://registry.example.org:5000/hep/generators:v1.0@sha256:" + "0f" * 32):
-        validate_config(tiny_with({"qcd_dijet": {"backend": "madgraph-embedded"}}, {"generators": image}), SCHEMA)
+        validate_config(tiny_with({"qcd_dijet": {"generator": "madgraph"}}, {"generators": image}), SCHEMA)
 
 
-def test_backends_refuse_processes_they_cannot_make():
+def test_madgraph_refuses_processes_it_cannot_make():
     hidden_valley = {"process": "hidden_valley", "scenario": "ID", "lambda_d_gev": 10, "chunks": 1, "jet_radius": 0.8,
-                     "selection": "cwola_dijet", "backend": "madgraph-pythia-delphes"}
+                     "selection": "cwola_dijet", "generator": "madgraph"}
     with pytest.raises(ConfigError, match=r"config key generation\.samples\.hv_mg\.process"):
-        validate_config(tiny_with({"hv_mg": hidden_valley}, {"generators": PINNED}), SCHEMA)
-    lhe = {"process": "lhe", "lhe_file": "x.lhe", "chunks": 1, "jet_radius": 0.4, "selection": "cwola_dijet",
-           "backend": "pythia-delphes"}
-    with pytest.raises(ConfigError, match=r"generation\.samples\.lhe_in_delphes\.process"):
-        validate_config(tiny_with({"lhe_in_delphes": lhe}, {"generators": PINNED}), SCHEMA)
-    with pytest.raises(ConfigError, match=r"generation\.samples\.qcd_dijet"):  # a MadGraph cut on an embedded sample
+        validate_config(tiny_with({"hv_mg": hidden_valley}), SCHEMA)
+    validate_config(tiny_with({"hv_mg": hidden_valley | {"generator": "pythia", "detector": "delphes"}}), SCHEMA)
+    with pytest.raises(ConfigError, match=r"generation\.samples\.qcd_dijet"):  # a MadGraph cut on a Pythia sample
         validate_config(tiny_with({"qcd_dijet": {"parton_abs_eta_max": 2.2}}), SCHEMA)
 
 
-def test_container_overlay_is_valid():
-    overlay = yaml.safe_load(CONTAINERS.read_text())
-    config = yaml.safe_load(TINY.read_text())
-    merged = copy.deepcopy(config)
+def test_real_stack_overlay_is_valid():
+    overlay = yaml.safe_load(REAL_STACK.read_text())
+    merged = copy.deepcopy(yaml.safe_load(TINY.read_text()))
     for name, update in overlay["generation"]["samples"].items():
         merged["generation"]["samples"].setdefault(name, {}).update(update)
     merged["selections"].update(overlay["selections"])
-    merged["containers"] = overlay["containers"]
+    merged["tools"] = overlay["tools"]
     validate_config(merged, SCHEMA)
 
 
-# --- Snakemake: which rules each backend schedules -----------------------------------------------------------
+# --- Snakemake: which rules each choice schedules -------------------------------------------------------------
 
 def snakemake(workdir, *args):
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY), str(CONTAINERS), "--cores", "2", *args]
+               "--configfile", str(TINY), str(REAL_STACK), "--cores", "2", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
@@ -315,24 +236,21 @@ def jobs_of(dry_run, rule, sample=None):
             if name == rule and (sample is None or wildcards.get("sample") == sample)]
 
 
-def test_dry_run_gives_each_root_file_one_producer_by_backend(dry_run):
-    config = yaml.safe_load(TINY.read_text())["generation"]["samples"]
-    overlay = yaml.safe_load(CONTAINERS.read_text())["generation"]["samples"]
-    chunks = {"qcd_dijet": config["qcd_dijet"]["chunks"], "gluino_pair": config["gluino_pair"]["chunks"],
-              "z_nunu_jet_pt400": config["z_nunu_jet_pt400"]["chunks"], "pp_jj": overlay["pp_jj"]["chunks"],
-              "hv_id_lambda10": overlay["hv_id_lambda10"]["chunks"]}
-    for sample in ("qcd_dijet", "gluino_pair"):  # madgraph-pythia-delphes
-        assert len(jobs_of(dry_run, "madgraph_events", sample)) == chunks[sample]
-        assert len(jobs_of(dry_run, "delphes_pythia8", sample)) == chunks[sample]
+def test_dry_run_gives_each_root_file_one_producer_by_choice(dry_run):
+    samples = yaml.safe_load(REAL_STACK.read_text())["generation"]["samples"]
+    chunks = {name: sample["chunks"] for name, sample in samples.items()}
+    for sample in ("mg_qcd_delphes", "mg_z_embedded", "pp_jj"):  # generator madgraph: one MadGraph run per chunk
+        assert len(jobs_of(dry_run, "madgraph_events", sample)) == len(jobs_of(dry_run, "render_lhe_card", sample)) == chunks[sample]
+    for sample in ("mg_qcd_delphes", "hv_delphes"):  # detector delphes: Delphes reads the shower, no particle file
+        assert len(jobs_of(dry_run, "simulate_delphes", sample)) == chunks[sample]
         assert not jobs_of(dry_run, "generate_particles", sample) and not jobs_of(dry_run, "simulate_detector", sample)
-    for sample in ("z_nunu_jet_pt400", "pp_jj"):  # madgraph-embedded
-        assert len(jobs_of(dry_run, "madgraph_events", sample)) == chunks[sample]
-        assert len(jobs_of(dry_run, "simulate_detector", sample)) == chunks[sample]
-        assert not jobs_of(dry_run, "delphes_pythia8", sample)
-    assert len(jobs_of(dry_run, "delphes_pythia8", "hv_id_lambda10")) == chunks["hv_id_lambda10"]  # pythia-delphes
-    assert not jobs_of(dry_run, "madgraph_events", "hv_id_lambda10")
-    assert jobs_of(dry_run, "simulate_detector", "hv_dd_lambda10") and not jobs_of(dry_run, "delphes_pythia8", "hv_dd_lambda10")
-    for sample, n in chunks.items():  # the shared part starts at the same ROOT path for every backend
+    for sample in ("mg_z_embedded", "pp_jj", "hv_dd_lambda10"):
+        assert len(jobs_of(dry_run, "simulate_detector", sample)) == chunks.get(sample, 2)
+        assert not jobs_of(dry_run, "simulate_delphes", sample)
+    assert not jobs_of(dry_run, "madgraph_events", "hv_delphes") and not jobs_of(dry_run, "madgraph_events", "qcd_dijet")
+    # each tool is built once, whatever number of jobs needs it
+    assert len(jobs_of(dry_run, "install_madgraph")) == len(jobs_of(dry_run, "install_delphes")) == 1
+    for sample, n in chunks.items():  # the shared part starts at the same ROOT path for both detectors
         converted = {wildcards["chunk"]: command for wildcards, command in jobs_of(dry_run, "convert_events", sample)}
         assert sorted(converted) == sorted(str(chunk) for chunk in range(n))
         for chunk, command in converted.items():
@@ -340,19 +258,24 @@ def test_dry_run_gives_each_root_file_one_producer_by_backend(dry_run):
                                       f"results/events/{sample}/chunk{chunk}.parquet ")
 
 
-def test_dry_run_commands_of_the_container_rules(dry_run):
-    (_, command), = [job for job in jobs_of(dry_run, "madgraph_events", "qcd_dijet") if job[0]["chunk"] == "1"]
-    assert command.startswith("python3 -m workflow_scripts.madgraph run --sample qcd_dijet "
+def test_dry_run_commands_of_the_real_stack_rules(dry_run):
+    (_, command), = jobs_of(dry_run, "madgraph_events", "mg_qcd_delphes")
+    assert command.startswith("python -m workflow_scripts.madgraph run --sample mg_qcd_delphes "
                               "--settings '{\"process\": \"qcd_dijet\"")
-    assert '"parton_abs_eta_max": 2.2' in command and "backend" not in command
-    assert " --chunk 1 --events 10 --seed 7 --sqrt-s-gev 13000 --cores 2 " in command
-    assert command.endswith("--output results/lhe/qcd_dijet/chunk1.lhe.gz > logs/madgraph_events/qcd_dijet/chunk1.log 2>&1")
-    (_, command), = [job for job in jobs_of(dry_run, "delphes_pythia8", "qcd_dijet") if job[0]["chunk"] == "1"]
-    assert command.startswith("python3 -m workflow_scripts.delphes_card run --card results/cards/qcd_dijet/chunk1.cmnd "
-                              "--lhe results/lhe/qcd_dijet/chunk1.lhe.gz --sample qcd_dijet --chunk 1 --events 10 --seed 7 "
-                              "--jet-radius 0.8 --scratch ")
-    (_, command), = [job for job in jobs_of(dry_run, "delphes_pythia8", "hv_id_lambda10") if job[0]["chunk"] == "0"]
-    assert "--card results/cards/hv_id_lambda10.cmnd --sample hv_id_lambda10" in command and "--lhe" not in command
+    assert '"parton_abs_eta_max": 2.2' in command and "detector" not in command.split("--settings")[1].split("'")[1]
+    assert " --chunk 0 --events 30 --seed 7 --sqrt-s-gev 13000 --cores 1 " in command
+    assert command.endswith("--tool tools/madgraph.json --output results/lhe/mg_qcd_delphes/chunk0.lhe.gz"
+                            " > logs/madgraph_events/mg_qcd_delphes/chunk0.log 2>&1")
+    (_, command), = jobs_of(dry_run, "simulate_delphes", "mg_qcd_delphes")
+    assert command.startswith("python -m workflow_scripts.delphes --card results/cards/mg_qcd_delphes/chunk0.cmnd "
+                              "--output results/delphes/mg_qcd_delphes/chunk0.root --sample mg_qcd_delphes --chunk 0 "
+                              "--events 30 --batch-size 10 --seed 7 --jet-radius 0.8 --lhe-first-event 0 "
+                              "--tool tools/delphes.json --scratch ")
+    (_, command), = [job for job in jobs_of(dry_run, "simulate_delphes", "hv_delphes") if job[0]["chunk"] == "1"]
+    assert "--card results/cards/hv_delphes.cmnd --output results/delphes/hv_delphes/chunk1.root" in command
+    assert "--lhe-first-event" not in command
+    (_, command), = jobs_of(dry_run, "install_delphes")
+    assert command == "python -m workflow_scripts.install_tools delphes --record tools/delphes.json --jobs 2 > logs/install_delphes.log 2>&1"
     (_, command), = [job for job in jobs_of(dry_run, "render_lhe_card", "pp_jj") if job[0]["chunk"] == "1"]
     assert '"lhe_file": "results/lhe/pp_jj/chunk1.lhe.gz"' in command and command.startswith("python -m workflow_scripts.cards")
     (_, command), = [job for job in jobs_of(dry_run, "generate_particles", "pp_jj") if job[0]["chunk"] == "1"]
@@ -362,26 +285,37 @@ def test_dry_run_commands_of_the_container_rules(dry_run):
     assert "--card results/cards/qcd_dijet_loose.cmnd" in command and "--lhe-first-event" not in command
 
 
-def test_container_rules_declare_their_environment():
-    """Snakemake's linter flags a rule without a container or conda environment."""
+def test_source_directory_from_the_config_reaches_the_install_rules(tmp_path):
+    overlay = tmp_path / "source.yaml"
+    overlay.write_text("tools: {source_dir: /opt/hep sources}\n")
+    result = snakemake(tmp_path, "tools/madgraph.json", "tools/delphes.json", "-n", "-p", "--configfile", str(TINY),
+                       str(REAL_STACK), str(overlay))
+    assert result.returncode == 0, result.stderr[-3000:]
+    commands = {rule: command for rule, _, command in dry_run_jobs(result.stdout)}
+    assert "--source-dir '/opt/hep sources'" in commands["install_madgraph"]
+    assert "--source-dir '/opt/hep sources'" in commands["install_delphes"]
+
+
+def test_real_stack_rules_pass_the_linter():
+    """Snakemake's linter flags a rule without a container or conda environment, among others."""
     command = [sys.executable, "-m", "snakemake", "--lint", "-s", str(ROOT / "Snakefile"),
-               "--configfile", str(TINY), str(CONTAINERS)]
+               "--configfile", str(TINY), str(REAL_STACK)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Lints for rule" not in result.stdout + result.stderr
 
 
-def test_embedded_configs_schedule_no_container_rule(tmp_path):
+def test_pythia_embedded_configs_schedule_no_real_stack_rule(tmp_path):
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
                "--configfile", str(TINY), "--cores", "2", "events", "-n"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     rules = {name for name, _, _ in dry_run_jobs(result.stdout)}
     assert {"generate_particles", "simulate_detector", "convert_events"} <= rules
-    assert not rules & {"madgraph_events", "render_lhe_card", "delphes_pythia8"}
+    assert not rules & {"madgraph_events", "render_lhe_card", "simulate_delphes", "install_madgraph", "install_delphes"}
 
 
-# --- the shared MadGraph file through the madgraph-embedded chain ---------------------------------------------
+# --- the shared MadGraph file through the MadGraph generator's shower and the embedded detector ---------------------------------------------
 
 def lhe_partons(n_events):
     """Outgoing partons of the first events of the shared file: m_jj and (eta, phi) of both partons."""
@@ -401,7 +335,7 @@ def lhe_partons(n_events):
 def lhe_run(tmp_path_factory):
     """Place the shared file as MadGraph's output of both pp_jj chunks, then ask for their analysis events."""
     workdir = tmp_path_factory.mktemp("lhe_run")
-    n_chunks = yaml.safe_load(CONTAINERS.read_text())["generation"]["samples"]["pp_jj"]["chunks"]
+    n_chunks = yaml.safe_load(REAL_STACK.read_text())["generation"]["samples"]["pp_jj"]["chunks"]
     targets = [f"results/events/pp_jj/chunk{chunk}.parquet" for chunk in range(n_chunks)]
     for chunk in range(n_chunks):
         (workdir / "results" / "lhe" / "pp_jj").mkdir(parents=True, exist_ok=True)
@@ -425,7 +359,7 @@ def test_madgraph_rule_does_not_run_when_its_files_exist(lhe_run):
 
 def test_shared_lhe_events_flow_through_in_order_with_chunk_seeds(lhe_run):
     workdir, n_chunks, _ = lhe_run
-    n_per_chunk = yaml.safe_load(CONTAINERS.read_text())["generation"]["samples"]["pp_jj"]["events_per_chunk"]
+    n_per_chunk = yaml.safe_load(REAL_STACK.read_text())["generation"]["samples"]["pp_jj"]["events_per_chunk"]
     partons = lhe_partons(n_per_chunk)
     xsec_pb = float(re.search(r"<init>\s*\n[^\n]*\n\s*(\S+)", gzip.open(LHE, "rt").read(5_000_000))[1])
     for chunk in range(n_chunks):
@@ -439,7 +373,7 @@ def test_shared_lhe_events_flow_through_in_order_with_chunk_seeds(lhe_run):
 
 def test_reconstructed_dijets_follow_the_madgraph_partons(lhe_run):
     workdir, n_chunks, _ = lhe_run
-    n_per_chunk = yaml.safe_load(CONTAINERS.read_text())["generation"]["samples"]["pp_jj"]["events_per_chunk"]
+    n_per_chunk = yaml.safe_load(REAL_STACK.read_text())["generation"]["samples"]["pp_jj"]["events_per_chunk"]
     partons = lhe_partons(n_per_chunk)
     matched, neighbour, mass_ratio, jets = [], [], [], []
     for chunk in range(n_chunks):

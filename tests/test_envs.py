@@ -8,8 +8,9 @@ import yaml
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PINS = {Requirement(line).name: Requirement(line).specifier
-        for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+        for line in [*PROJECT["dependencies"], *PROJECT["optional-dependencies"]["stack"]]}
 
 
 @pytest.mark.parametrize("env", sorted((ROOT / "envs").glob("*.yaml")), ids=lambda p: p.name)

@@ -9,6 +9,7 @@ section and the versions used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import sys
@@ -136,11 +137,12 @@ def generate(pythia, n_events: int, batch_size: int = 100, on_batch=None) -> ak.
 
 
 def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, batch_size: int = 100,
-                   hepmc_output=None, lhe_first_event: int | None = None) -> dict:
+                   hepmc_output=None, lhe_first_event: int | None = None, atomic: bool = True) -> dict:
     """Generate one chunk of a sample into a Parquet file (`output`) and/or the full event record into a
     HepMC3 file (`hepmc_output`); returns its metadata.  The same seed gives the same events in both.
     A Les Houches chunk starts at event `lhe_first_event` of its file: by default chunk * n_events, as
-    when all chunks share one file; 0 for a file of the chunk's own (MadGraph backends)."""
+    when all chunks share one file; 0 for a file of the chunk's own (MadGraph generator).  `atomic=False`
+    writes the HepMC3 text to `hepmc_output` as it comes (a pipe into Delphes)."""
     seed = derive_seed(global_seed, "generate", sample, chunk)
     lhe_file = les_houches_file(card_path)
     if lhe_file is not None and not lhe_file.is_file():
@@ -153,9 +155,9 @@ def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, gl
 
         from workflow_scripts.hepmc import BatchWriter
 
-        with files.atomic_output(hepmc_output) as temporary:
-            with pyhepmc.open(temporary, "w") as writer:
-                events = generate(pythia, n_events, batch_size, on_batch=BatchWriter(writer))
+        target = files.atomic_output(hepmc_output) if atomic else contextlib.nullcontext(hepmc_output)
+        with target as path, pyhepmc.open(path, "w") as writer:
+            events = generate(pythia, n_events, batch_size, on_batch=BatchWriter(writer))
     else:
         events = generate(pythia, n_events, batch_size)
     if lhe_file is not None and len(events) < n_events:

@@ -1,7 +1,7 @@
 """MadGraph5_aMC: process and run cards from a sample's config, one LHE file per chunk.
 
-The container backends generate the hard process with MadGraph (the papers'
-generator) and shower it with Pythia 8.  ``madgraph_cards`` renders the two
+Samples with ``generator: madgraph`` get their hard process from MadGraph (the
+papers' generator), showered by pythia8mc.  ``madgraph_cards`` renders the two
 cards of one chunk: the process card (model, process, ``output`` into a
 per-chunk scratch directory, since MadGraph writes into its process directory)
 and the run card (``set run_card`` / ``set param_card`` answers to
@@ -9,9 +9,8 @@ and the run card (``set run_card`` / ``set param_card`` answers to
 Only keys that MadGraph 3.5's own run card has are written; a test checks
 them against the run card MadGraph 3.5.8 stores in an LHE header.
 
-This module also runs inside the generator container, which has Python's
-standard library only: it must not import numpy, awkward or the pandas-based
-``files`` module.
+Standard library only (like ``install_tools``): MadGraph jobs need nothing
+else, in the generator image or on a plain machine.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from workflow_scripts import install_tools
 from workflow_scripts.seeding import derive_seed
 
 # MadGraph's RANMAR seeding takes iseed < 30081 * 30081 and adds 3 per integration step.
@@ -262,8 +262,9 @@ def _debug_logs(scratch: Path) -> str:
 
 
 def generate_lhe(sample_name: str, sample: dict, chunk: int, n_events: int, global_seed: int, sqrt_s_gev: float,
-                 n_cores: int, output, scratch_root=None, mg5_command: str = "mg5_aMC") -> dict:
-    """Run MadGraph for one chunk in a scratch directory and move its unweighted events to `output` (.lhe.gz)."""
+                 n_cores: int, output, scratch_root=None, mg5_command=("mg5_aMC",)) -> dict:
+    """Run MadGraph for one chunk in a scratch directory and move its unweighted events to `output` (.lhe.gz).
+    `mg5_command` is the program to run (with its interpreter), by default mg5_aMC on PATH (the image)."""
     output = Path(output)
     iseed = madgraph_seed(global_seed, sample_name, chunk)
     with tempfile.TemporaryDirectory(prefix=f"madgraph-{sample_name}-chunk{chunk}-", dir=scratch_root) as scratch:
@@ -274,7 +275,7 @@ def generate_lhe(sample_name: str, sample: dict, chunk: int, n_events: int, glob
         (scratch / "madgraph.mg5").write_text(cards.script)
         print(cards.script, flush=True)
         # No standard input: a question the cards do not answer ends the run instead of waiting.
-        result = subprocess.run([mg5_command, str(scratch / "madgraph.mg5")], cwd=scratch, stdin=subprocess.DEVNULL)
+        result = subprocess.run([*mg5_command, str(scratch / "madgraph.mg5")], cwd=scratch, stdin=subprocess.DEVNULL)
         produced = sorted((scratch / "process" / "Events").glob("*/unweighted_events.lhe.gz"))
         if result.returncode != 0 or len(produced) != 1:
             found = [str(path) for path in produced]
@@ -311,6 +312,8 @@ def main(argv=None) -> None:
     sub.choices["cards"].add_argument("--directory", type=Path, required=True)
     sub.choices["run"].add_argument("--output", type=Path, required=True, help="the chunk's .lhe.gz")
     sub.choices["run"].add_argument("--scratch", type=Path, help="where the per-chunk process directory is made")
+    sub.choices["run"].add_argument("--tool", type=Path, help="MadGraph's install record (rule install_madgraph); "
+                                    "without it mg5_aMC from PATH (the image)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     sample = json.loads(args.settings)
     if args.command == "cards":
@@ -321,8 +324,15 @@ def main(argv=None) -> None:
         (args.directory / "proc_card.mg5").write_text(cards.process)
         (args.directory / "run_card.mg5").write_text(cards.run)
         return
+    command = ("mg5_aMC",)
+    if args.tool is not None:
+        try:
+            record = install_tools.load_record(args.tool, "madgraph")
+        except install_tools.ToolError as error:
+            sys.exit(f"error: {error}")
+        command = (record["python"], record["programs"]["mg5_aMC"])
     print(generate_lhe(args.sample, sample, args.chunk, args.events, args.seed, args.sqrt_s_gev, args.cores, args.output,
-                       args.scratch), flush=True)
+                       args.scratch, command), flush=True)
 
 
 if __name__ == "__main__":
