@@ -181,19 +181,6 @@ def test_truncated_root_file_is_reported(qcd_chunk, tmp_path):
         delphes_io.convert(damaged, {}, 0.8)
 
 
-def test_real_delphes_output_converts_with_the_same_code(tmp_path):
-    """Set DELPHES_TEST_FILE to a file written by Delphes 3.x (CMS card) to run this check."""
-    import os
-
-    path = os.environ.get("DELPHES_TEST_FILE")
-    if not path:
-        pytest.skip("DELPHES_TEST_FILE not set: no real Delphes output on this machine")
-    metadata = delphes_io.convert_file(path, tmp_path / "real.parquet", {"min_jets": 2}, 0.5, "any")
-    events, _ = files.read_awkward(tmp_path / "real.parquet")
-    assert metadata["n_selected"] == len(events) > 0
-    assert ak.all(events.jet_pt[:, 0] >= events.jet_pt[:, 1])
-
-
 def test_missing_et_of_z_to_neutrinos_tracks_the_z_pt(tmp_path):
     card = tmp_path / "z.cmnd"
     card.write_text(cards.render_card(cards.sample_settings({"process": "z_nunu_jet", "pt_hat_min_gev": 300}, 13000.0), "z"))

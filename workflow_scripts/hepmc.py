@@ -129,18 +129,27 @@ class BatchWriter:
             self.count += 1
 
 
+def count_events(path) -> int:
+    """Events of a HepMC3 ASCII file, in one pass; a file cut short (no END_EVENT_LISTING) is an error naming it."""
+    declared, last_line = 0, b""
+    try:
+        with open(path, "rb") as stream:
+            for line in stream:
+                declared += line.startswith(b"E ")
+                last_line = line if line.strip() else last_line
+    except OSError as error:
+        raise OSError(f"cannot read HepMC3 file {path}: {error}") from error
+    if b"END_EVENT_LISTING" not in last_line:
+        raise OSError(f"HepMC3 file {path} is truncated: it ends without its END_EVENT_LISTING line")
+    return declared
+
+
 def read_events(path) -> list:
     """Every event of a HepMC3 ASCII file; a damaged or truncated file is an error naming it."""
     import pyhepmc
 
     path = str(path)
-    declared, last_line = 0, b""
-    with open(path, "rb") as stream:  # one pass: events declared, and whether the file was closed properly
-        for line in stream:
-            declared += line.startswith(b"E ")
-            last_line = line if line.strip() else last_line
-    if b"END_EVENT_LISTING" not in last_line:
-        raise OSError(f"HepMC3 file {path} is truncated: it ends without its END_EVENT_LISTING line")
+    declared = count_events(path)
     with pyhepmc.open(path) as reader:
         events = list(reader)
     # pyhepmc reports a parse failure as an empty or missing event rather than an exception.

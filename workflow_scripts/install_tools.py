@@ -36,6 +36,8 @@ from pathlib import Path
 
 SOURCE_DIR_VARIABLE = "PIPELINE_TOOLS_SOURCE_DIR"
 CACHE_VARIABLE = "PIPELINE_TOOLS_CACHE"
+# Where the generator image keeps its install records (containers/Dockerfile): jobs given no record look there.
+RECORDS_VARIABLE = "PIPELINE_TOOL_RECORDS"
 COMPLETE_MARKER = ".complete"
 
 
@@ -341,6 +343,17 @@ def load_record(path, tool: str) -> dict:
         raise ToolError(f"{path} names {record['prefix']}, which is no longer a complete {tool} install: "
                         f"delete {path} and rerun (rule install_{tool} rebuilds it)")
     return record
+
+
+def record_or_default(path, tool: str) -> dict:
+    """The install record a job was given, else the image's (${RECORDS_VARIABLE}/<tool>.json)."""
+    if path is None:
+        directory = os.environ.get(RECORDS_VARIABLE)
+        if not directory:
+            raise ToolError(f"no {tool} install record given (--tool) and ${RECORDS_VARIABLE} is not set: "
+                            f"build it with rule install_{tool} or run in the generator image")
+        path = Path(directory) / f"{tool}.json"
+    return load_record(path, tool)
 
 
 def tool_environment(record: dict) -> dict:

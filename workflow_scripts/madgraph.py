@@ -313,7 +313,7 @@ def main(argv=None) -> None:
     sub.choices["run"].add_argument("--output", type=Path, required=True, help="the chunk's .lhe.gz")
     sub.choices["run"].add_argument("--scratch", type=Path, help="where the per-chunk process directory is made")
     sub.choices["run"].add_argument("--tool", type=Path, help="MadGraph's install record (rule install_madgraph); "
-                                    "without it mg5_aMC from PATH (the image)")
+                                    f"default: the generator image's, under ${install_tools.RECORDS_VARIABLE}")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     sample = json.loads(args.settings)
     if args.command == "cards":
@@ -324,13 +324,11 @@ def main(argv=None) -> None:
         (args.directory / "proc_card.mg5").write_text(cards.process)
         (args.directory / "run_card.mg5").write_text(cards.run)
         return
-    command = ("mg5_aMC",)
-    if args.tool is not None:
-        try:
-            record = install_tools.load_record(args.tool, "madgraph")
-        except install_tools.ToolError as error:
-            sys.exit(f"error: {error}")
-        command = (record["python"], record["programs"]["mg5_aMC"])
+    try:
+        record = install_tools.record_or_default(args.tool, "madgraph")
+    except install_tools.ToolError as error:
+        sys.exit(f"error: {error}")
+    command = (record["python"], record["programs"]["mg5_aMC"])
     print(generate_lhe(args.sample, sample, args.chunk, args.events, args.seed, args.sqrt_s_gev, args.cores, args.output,
                        args.scratch, command), flush=True)
 
