@@ -53,8 +53,9 @@ def test_a_directory_without_the_tarball_names_what_it_expects(tmp_path):
 def test_offline_copies_are_pinned():
     for tool, sources in install_tools.SOURCES.items():
         assert sources[0].url and sources[0].url.startswith("https://"), tool  # the official release comes first
-        for source in sources[1:]:
-            assert source.url is None and len(source.sha256) == 64, (tool, source)
+        assert all(source.url is None for source in sources[1:]), tool
+        for source in sources:
+            assert len(source.sha256) == 64 and int(source.sha256, 16) >= 0, (tool, source)
 
 
 def test_delphes_is_patched_to_build_without_the_event_display(tmp_path):
@@ -134,3 +135,17 @@ def test_the_cli_reports_a_missing_source_without_a_traceback(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"error: madgraph: no madgraph source in {tmp_path}" in result.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_download_with_another_checksum_is_refused(tmp_path, monkeypatch):
+    tarball = make_tarball(tmp_path / "served.tar.gz", "MG5_aMC_v3_5_7", {"VERSION": "3.5.7"})
+    official = install_tools.Source("MG5_aMC_v3.5.7.tar.gz", "0" * 64, tarball.as_uri())
+    monkeypatch.setitem(install_tools.SOURCES, "madgraph", [official])
+    (tmp_path / "download").mkdir()
+    with pytest.raises(install_tools.ToolError, match=rf"{tarball.as_uri()}: sha256 {install_tools.sha256_of(tarball)}, "
+                                                      f"expected {'0' * 64}"):
+        install_tools.download_source("madgraph", tmp_path / "download")
+    monkeypatch.setitem(install_tools.SOURCES, "madgraph", [official.__class__(official.filename, install_tools.sha256_of(tarball),
+                                                                             official.url)])
+    path, _ = install_tools.download_source("madgraph", tmp_path / "download")
+    assert path.read_bytes() == tarball.read_bytes()

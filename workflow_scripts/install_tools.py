@@ -55,14 +55,17 @@ class Source:
 # ../shared/vendor (its README gives their provenance).
 SOURCES = {
     "delphes": [
+        # The GitHub tag archive, as conda-forge's delphes feedstock pins it.
         Source("Delphes-3.5.1.tar.gz", "b60d26d2ee2c84b58fbf2cf397fabd0ef3e89d3a0546d843c4ada82cc802d787",
-               "https://github.com/delphes/delphes/archive/refs/tags/3.5.1.tar.gz", "official release 3.5.1"),
+               "https://github.com/delphes/delphes/archive/refs/tags/3.5.1.tar.gz", "release 3.5.1 (GitHub tag archive)"),
         Source("Delphes-3.5.1-16-g0ee14ba.tar.gz", "34da1a89cfc99d1e74efdc08a54bdbde77d079d4b1417303e77e36f013a07129",
                note="3.5.1 plus 16 upstream commits (git archive of delphes/delphes at 0ee14ba)"),
     ],
     "madgraph": [
-        Source("MG5_aMC_v3.5.7.tar.gz", "", "https://launchpad.net/mg5amcnlo/3.0/3.5.x/+download/MG5_aMC_v3.5.7.tar.gz",
-               "official release 3.5.7"),
+        # Launchpad publishes no checksum; this release file of the packaging mirror is what conda-forge pins.
+        Source("MG5_aMC_v3.5.7.tar.gz", "ca3e027f078438318bd4143a102aebc2d51358f537b5d52bbc574fe49a6a901e",
+               "https://github.com/hep-packaging-coordination/mg5amcnlo-release-mirror/releases/download/3.5.7/"
+               "MG5_aMC_v3.5.7.tar.gz", "release 3.5.7 (conda-forge's source)"),
         Source("MG5_aMC_v3.5.7.tar.gz", "9adee129f085999872261ae562830b9b5248043effc4ad968a835e9286d8d707",
                note="the source of conda-forge's mg5amcnlo 3.5.7 (hep-packaging-coordination mirror at 8bc2c07)"),
     ],
@@ -113,10 +116,8 @@ def download_source(tool: str, directory: Path) -> tuple[Path, Source]:
         raise ToolError(f"cannot download {source.url} ({error}); without internet access set config key "
                         f"tools.source_dir or ${SOURCE_DIR_VARIABLE} to a directory holding {source.filename}") from error
     checksum = sha256_of(target)
-    if source.sha256 and checksum != source.sha256:
+    if checksum != source.sha256:
         raise ToolError(f"{source.url}: sha256 {checksum}, expected {source.sha256}")
-    if not source.sha256:
-        print(f"warning: no pinned sha256 for {source.filename}; downloaded file has {checksum}", file=sys.stderr)
     return target, source
 
 

@@ -1,0 +1,105 @@
+"""Events per second per core of each generator x detector chain against bare Pythia next() on the same card.
+
+Run by hand:  python benchmarks/generator_stacks.py [--rounds 2] [--chunk-size 200] [--tools-cache DIR]
+              [--source-dir ../shared/vendor]
+
+Chains, each one chunk from nothing to analysis Parquet, with the stage functions the workflow's jobs call:
+  pythia + embedded             generation -> particle Parquet -> fast simulation -> convert
+  pythia + delphes              generation -> HepMC3 pipe -> DelphesHepMC3 -> convert
+  madgraph + pythia + embedded  MadGraph LHE (process output, compilation, integration, events) -> shower -> ...
+  madgraph + pythia + delphes   MadGraph LHE -> shower -> HepMC3 pipe -> DelphesHepMC3 -> convert
+against bare Pythia next() on the pythia chains' card (QCD dijets, pT-hat > 700 GeV, m-hat > 3 TeV, the MadGraph
+chains' ptj and mmjj cuts).  A round runs every side once, in an order that rotates from round to round, so
+that a machine whose speed drifts treats all alike.  MadGraph's cost per chunk is mostly fixed (it writes and
+compiles the process for every chunk), so its rate grows with the chunk size; the tools are built (or reused)
+by workflow_scripts.install_tools first and that is not timed.
+"""
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from workflow_scripts import cards, delphes, delphes_io, detector, generation, install_tools, madgraph
+
+SAMPLE = {"process": "qcd_dijet", "pt_hat_min_gev": 700, "m_hat_min_gev": 3000}
+SELECTION = {"min_jets": 2, "n_leading_jets": 2, "leading_jet_pt_min_gev": 750, "leading_jet_abs_eta_max": 2.0}
+SEED = 11
+
+
+def write_card(path: Path, settings: dict) -> Path:
+    path.write_text(cards.render_card(cards.sample_settings(settings, 13000.0), "bench"))
+    return path
+
+
+def madgraph_card(directory: Path, n_events: int, chunk: int, tools: dict) -> Path:
+    command = (tools["madgraph"]["python"], tools["madgraph"]["programs"]["mg5_aMC"])
+    lhe = directory / f"chunk{chunk}.lhe.gz"
+    madgraph.generate_lhe("bench", SAMPLE, chunk, n_events, SEED, 13000.0, 1, lhe, directory, command)
+    return write_card(directory / f"chunk{chunk}.cmnd", {"process": "lhe", "lhe_file": str(lhe)})
+
+
+def embedded_chain(card: Path, directory: Path, n_events: int, chunk: int, lhe: bool) -> None:
+    particles, root = directory / "particles.parquet", directory / "embedded.root"
+    generation.generate_chunk(card, particles, "bench", chunk, n_events, SEED, lhe_first_event=0 if lhe else None)
+    detector.simulate_chunk(particles, root, jet_radius=0.8, global_seed=SEED)
+    delphes_io.convert_file(root, directory / "events.parquet", SELECTION, 0.8, "cwola_dijet")
+
+
+def delphes_chain(card: Path, directory: Path, n_events: int, chunk: int, lhe: bool, record: Path) -> None:
+    root = directory / "delphes.root"
+    delphes.simulate_chunk(card, root, "bench", chunk, n_events, SEED, 0.8, lhe_first_event=0 if lhe else None,
+                           tool_record=record)
+    delphes_io.convert_file(root, directory / "events.parquet", SELECTION, 0.8, "cwola_dijet")
+
+
+def bare_pythia(card: Path, n_events: int, chunk: int) -> None:
+    pythia = generation.configure_pythia(card, seed=SEED + chunk)
+    produced = 0
+    while produced < n_events:
+        produced += bool(pythia.next())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=200)
+    parser.add_argument("--tools-cache", type=Path, default=os.environ.get(install_tools.CACHE_VARIABLE) or Path("tools"))
+    parser.add_argument("--source-dir", type=Path, default=os.environ.get(install_tools.SOURCE_DIR_VARIABLE) or None)
+    args = parser.parse_args()
+    tools = {tool: install_tools.install(tool, args.tools_cache, args.source_dir) for tool in ("madgraph", "delphes")}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        record = directory / "delphes.json"
+        install_tools.write_record(tools["delphes"], record)
+        card = write_card(directory / "pythia.cmnd", SAMPLE)
+        n = args.chunk_size
+        sides = {
+            "bare Pythia next()": lambda chunk: bare_pythia(card, n, chunk),
+            "pythia + embedded": lambda chunk: embedded_chain(card, directory, n, chunk, lhe=False),
+            "pythia + delphes": lambda chunk: delphes_chain(card, directory, n, chunk, lhe=False, record=record),
+            "madgraph + pythia + embedded": lambda chunk: embedded_chain(madgraph_card(directory, n, chunk, tools), directory,
+                                                                         n, chunk, lhe=True),
+            "madgraph + pythia + delphes": lambda chunk: delphes_chain(madgraph_card(directory, n, chunk, tools), directory,
+                                                                       n, chunk, lhe=True, record=record),
+        }
+        names = list(sides)
+        seconds = dict.fromkeys(names, 0.0)
+        for round_index in range(args.rounds):
+            order = names[round_index % len(names):] + names[:round_index % len(names)]
+            for name in order:
+                start = time.perf_counter()
+                sides[name](round_index)
+                seconds[name] += time.perf_counter() - start
+                print(f"round {round_index}: {name}: {time.perf_counter() - start:.1f} s", flush=True)
+    events = args.rounds * args.chunk_size
+    bare_rate = events / seconds[names[0]]
+    print(f"\n{args.rounds} rounds of {args.chunk_size}-event chunks, one core each:")
+    for name in names:
+        rate = events / seconds[name]
+        print(f"  {name:30s} {rate:8.2f} events/s  = {rate / bare_rate:6.1%} of bare Pythia")
+
+
+if __name__ == "__main__":
+    main()
