@@ -82,7 +82,7 @@ def test_session_options_scratch_directory_and_launch_order():
 def test_sample_of_the_shared_file_asks_for_what_that_file_was_made_with(madgraph_run_card):
     """The dry-run/LHE test sample pp_jj is configured with the shared file's generator settings, so that
     file stands in for what our MadGraph rule writes for it."""
-    overlay = yaml.safe_load((ROOT / "tests" / "configs" / "containers.yaml").read_text())
+    overlay = yaml.safe_load((ROOT / "tests" / "configs" / "real_stack.yaml").read_text())
     sample = overlay["generation"]["samples"]["pp_jj"]
     settings = madgraph.run_card_settings(sample, 13000, 1000, 21)
     for key, value in settings.items():

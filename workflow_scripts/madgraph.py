@@ -275,7 +275,8 @@ def generate_lhe(sample_name: str, sample: dict, chunk: int, n_events: int, glob
         (scratch / "madgraph.mg5").write_text(cards.script)
         print(cards.script, flush=True)
         # No standard input: a question the cards do not answer ends the run instead of waiting.
-        result = subprocess.run([*mg5_command, str(scratch / "madgraph.mg5")], cwd=scratch, stdin=subprocess.DEVNULL)
+        program = [mg5_command] if isinstance(mg5_command, (str, os.PathLike)) else list(mg5_command)
+        result = subprocess.run([*program, str(scratch / "madgraph.mg5")], cwd=scratch, stdin=subprocess.DEVNULL)
         produced = sorted((scratch / "process" / "Events").glob("*/unweighted_events.lhe.gz"))
         if result.returncode != 0 or len(produced) != 1:
             found = [str(path) for path in produced]
