@@ -1,6 +1,6 @@
 # Weak supervision and CWoLa studies, regenerated from nothing.
 # Targets: all (default), cohen2018 (weak-supervision paper figures), cwola (CWoLa paper figures), events (every sample's
-# analysis-ready events).
+# analysis-ready events), closure (the embedded detector simulation against Delphes).
 import shlex
 import sys
 
@@ -43,6 +43,7 @@ include: "rules/datasets.smk"  # toy datasets, jet images, CWoLa pseudo-experime
 include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
 include: "rules/figures.smk"  # figures drawn from the metrics CSVs
 include: "rules/validation.smk"  # checks that generation shortcuts do not bias the analysis
+include: "rules/closure.smk"  # the embedded detector simulation against Delphes on the same events
 
 
 rule all:
@@ -71,3 +72,8 @@ rule hepmc:
 rule cohen2018:
     input:
         cohen2018_outputs(),
+
+
+rule closure:
+    input:
+        lambda wildcards: closure_outputs(),

@@ -6,6 +6,7 @@ import torch
 from snakemake.settings.types import DeploymentMethod
 
 from workflow_scripts.cards import configured_samples, generator_entry, sample_label
+from workflow_scripts.seeding import derive_seed
 from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 SAMPLES = configured_samples(config["generation"])
@@ -129,6 +130,26 @@ def require_sample(name, purpose):
     if name not in SAMPLES:
         raise ValueError(f"{purpose} needs sample {name!r} in config key generation.samples (or the benchmark grid)")
     return name
+
+
+CLOSURE = config.get("closure", {})
+for name in CLOSURE.get("samples", []):
+    require_sample(name, "config key closure.samples")
+
+
+def closure_detector_files(sample, detector_name):
+    """The closure's ROOT files of one sample and detector: the sample's own files for its configured detector,
+    a copy of the same events through the other detector under results/closure/ otherwise."""
+    stage = "delphes" if detector(sample) == detector_name else f"closure/{detector_name}"
+    chunks = min(CLOSURE["chunks"], SAMPLES[sample]["chunks"])
+    return [f"results/{stage}/{sample}/chunk{chunk}.root" for chunk in range(chunks)]
+
+
+def closure_outputs():
+    if not CLOSURE:
+        raise ValueError("target `closure` needs config key `closure` (samples and chunks; see config.yaml)")
+    return ["results/metrics/validation/detector_closure.csv", "results/figures/validation/detector_closure.pdf",
+            "results/figures/validation/detector_closure.png"]
 
 
 CWOLA = config["cwola"]

@@ -86,6 +86,7 @@ rule simulate_detector:
         sample=EMBEDDED_DETECTOR_SAMPLES,  # the others run Delphes itself (rules/tools.smk)
     params:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
+        jet_energy_scale=lambda wildcards: SAMPLES[wildcards.sample].get("jet_energy_scale", 1.0),
         seed=config["seed"],
     threads: 1
     conda:
@@ -96,7 +97,7 @@ rule simulate_detector:
         "benchmarks/simulate_detector/{sample}/chunk{chunk}.tsv"
     shell:
         "python -m workflow_scripts.detector {input} {output} --jet-radius {params.jet_radius}"
-        " --seed {params.seed} > {log} 2>&1"
+        " --jet-energy-scale {params.jet_energy_scale} --seed {params.seed} > {log} 2>&1"
 
 
 rule convert_events:

@@ -248,7 +248,7 @@ def sample_settings(sample: dict, sqrt_s_gev: float) -> dict:
 
 # Sample keys that steer other stages; leaving them out of the card's inputs keeps a change of,
 # say, the jet radius from regenerating events.
-NOT_GENERATOR_KEYS = ("chunks", "events_per_chunk", "jet_radius", "selection", "detector")
+NOT_GENERATOR_KEYS = ("chunks", "events_per_chunk", "jet_radius", "selection", "detector", "jet_energy_scale")
 
 
 def generator_entry(sample: dict) -> dict:

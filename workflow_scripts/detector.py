@@ -26,9 +26,13 @@ import numpy as np
 
 from workflow_scripts import delphes_io, files
 from workflow_scripts.flat import FlatObjects, one_per_event
-from workflow_scripts.kinematics import delta_r
+from workflow_scripts.kinematics import delta_r, wrap_phi
 from workflow_scripts.seeding import derive_seed
 
+# ParticlePropagator of the CMS card: solenoid field and the tracker volume charged particles bend in.
+MAGNETIC_FIELD_T = 3.8
+TRACKER_RADIUS_M = 1.29
+TRACKER_HALF_LENGTH_M = 3.0
 INVISIBLE_PIDS = np.array([12, 14, 16, 1000012, 1000014, 1000016, 1000022, 1000023, 1000025, 1000035, 1000039, 1000045])
 TRACKER_ETA_MAX = 2.5
 # Calorimeter energy fractions {|pid|: (ECAL, HCAL)}; everything else visible is a hadron: (0, 1).
@@ -82,7 +86,7 @@ def _hcal() -> Calorimeter:
     edges = np.unique(np.r_[five_degrees, ten_degrees, twenty_degrees])
     centres = np.abs(0.5 * (edges[:-1] + edges[1:]))
     phi_bins = np.select([centres < 1.6, centres < 4.525], [72, 36], 18)
-    return Calorimeter("HCAL", edges, phi_bins, energy_min_gev=1.0, significance_min=2.0)
+    return Calorimeter("HCAL", edges, phi_bins, energy_min_gev=1.0, significance_min=1.0)
 
 
 ECAL, HCAL = _ecal(), _hcal()
@@ -122,12 +126,13 @@ def track_resolution(abs_pid, pt, eta):
     regions = [aeta <= 0.5, (aeta > 0.5) & (aeta <= 1.5), (aeta > 1.5) & (aeta <= 2.5)]
     constants = {11: ((0.03, 1.3e-3), (0.05, 1.7e-3), (0.15, 3.1e-3)),
                  13: ((0.01, 1.0e-4), (0.015, 1.5e-4), (0.025, 3.5e-4)),
-                 0: ((0.01, 1.5e-4), (0.015, 2.5e-4), (0.025, 5.5e-4))}
+                 0: ((0.06, 1.3e-3), (0.10, 1.7e-3), (0.25, 3.1e-3))}
 
     def formula(kind):
         return np.select(regions, [np.sqrt(a**2 + pt**2 * b**2) for a, b in constants[kind]], 0.0)
 
-    return np.select([abs_pid == 11, abs_pid == 13], [formula(11), formula(13)], formula(0))
+    # Delphes caps the relative resolution at 1.
+    return np.minimum(np.select([abs_pid == 11, abs_pid == 13], [formula(11), formula(13)], formula(0)), 1.0)
 
 
 def lepton_efficiency(abs_pid, pt, eta):
@@ -153,6 +158,30 @@ def log_normal(rng, mean, sigma, standard_normal=None):
     return np.exp(mu + np.sqrt(np.log(variance_ratio)) * standard_normal)
 
 
+def calorimeter_entry(pt, pz, eta, phi, charge) -> tuple[np.ndarray, np.ndarray]:
+    """(eta, phi) of the point where each particle from the origin leaves the tracker volume, as Delphes'
+    ParticlePropagator computes it: straight for neutral particles, along the helix in the solenoid's field for
+    charged ones (through the barrel at TRACKER_RADIUS_M, or the endcap at TRACKER_HALF_LENGTH_M, whichever comes
+    first).  The calorimeter towers are found at this point; tracks keep their momentum's direction."""
+    eta, phi = np.array(eta, dtype=np.float64), np.array(phi, dtype=np.float64)
+    charged = np.flatnonzero(charge != 0)
+    pt_c, pz_c, q = pt[charged], pz[charged], charge[charged]
+    radius = pt_c / (0.299792458 * np.abs(q) * MAGNETIC_FIELD_T)  # helix radius [m]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Turning angle in the transverse plane to the barrel (a chord of length R) and to the endcap.
+        to_barrel = np.where(2 * radius >= TRACKER_RADIUS_M, 2 * np.arcsin(np.minimum(TRACKER_RADIUS_M / (2 * radius), 1.0)), np.inf)
+        to_endcap = np.where(pz_c != 0, TRACKER_HALF_LENGTH_M * pt_c / (np.abs(pz_c) * radius), np.inf)
+    turn = np.minimum(to_barrel, to_endcap)
+    exit_radius = 2 * radius * np.abs(np.sin(turn / 2))
+    exit_z = pz_c / pt_c * radius * turn
+    with np.errstate(divide="ignore"):
+        eta[charged] = np.arcsinh(np.divide(exit_z, exit_radius, out=np.full_like(exit_z, np.sign(exit_z) * 1e6 + (exit_z == 0)),
+                                            where=exit_radius > 0))
+    # A positive charge turns clockwise in a field along +z; the exit point lies half the turn behind.
+    phi[charged] = wrap_phi(phi[charged] - np.sign(q) * turn / 2)
+    return eta, phi
+
+
 def _kinematics(px, py, pz):
     pt = np.hypot(px, py)
     eta = np.arcsinh(np.divide(pz, pt, out=np.full_like(pz, np.sign(pz) * 1e6 + (pz == 0)), where=pt > 0))
@@ -162,8 +191,9 @@ def _kinematics(px, py, pz):
 def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng):
     """Summed, smeared towers of the deposits given (flat, sorted by event).
 
-    Returns the towers as FlatObjects (eta, phi, smeared energy, sigma) and, for every deposit, its tower's row
-    (-1 outside the calorimeter)."""
+    Returns the towers as FlatObjects (eta, phi, measured energy, sigma) and, for every deposit, its tower's row
+    (-1 outside the calorimeter).  As in Delphes, sigma is the resolution at the smeared energy, and a tower
+    below the card's energy or significance threshold measures zero."""
     eta_bin, phi_bin = calo.tower_index(eta, phi)
     inside = np.flatnonzero(eta_bin >= 0)
     key = (event_index[inside].astype(np.int64) * 10_000 + eta_bin[inside]) * 1_000 + phi_bin[inside]
@@ -178,9 +208,11 @@ def _calorimeter_towers(calo, event_index, eta, phi, energy, resolution, rng):
     tower_eta = rng.uniform(low, high)
     n_phi = calo.phi_bins[tower_eta_bin]
     tower_phi = -np.pi + (tower_phi_bin + rng.uniform(0, 1, len(towers))) * 2 * np.pi / n_phi
-    sigma = resolution(tower_energy, 0.5 * (low + high))
-    smeared = log_normal(rng, tower_energy, sigma)
-    towers = FlatObjects(towers // 10_000_000, {"eta": tower_eta, "phi": tower_phi, "energy": smeared, "sigma": sigma})
+    centre = 0.5 * (low + high)
+    smeared = log_normal(rng, tower_energy, resolution(tower_energy, centre))
+    sigma = resolution(smeared, centre)
+    measured = np.where((smeared < calo.energy_min_gev) | (smeared < calo.significance_min * sigma), 0.0, smeared)
+    towers = FlatObjects(towers // 10_000_000, {"eta": tower_eta, "phi": tower_phi, "energy": measured, "sigma": sigma})
     return towers, tower_of_deposit
 
 
@@ -194,8 +226,10 @@ def _energy_fractions(abs_pid) -> tuple[np.ndarray, np.ndarray]:
 
 
 def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: float = 20.0,
-             first_event_number: int = 0) -> dict[str, ak.Array]:
-    """Delphes-like reconstruction of a chunk; returns collections keyed by Delphes branch name."""
+             first_event_number: int = 0, jet_energy_scale: float = 1.0) -> dict[str, ak.Array]:
+    """Delphes-like reconstruction of a chunk; returns collections keyed by Delphes branch name.
+
+    `jet_energy_scale` multiplies the card's jet energy scale (a systematic variation; 1 is the card)."""
     import fastjet
 
     rng = np.random.default_rng(seed)
@@ -210,13 +244,18 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     visible = ~np.isin(abs_pid, INVISIBLE_PIDS) & (np.abs(eta) < 5.0)
     mass = np.sqrt(np.maximum(energy**2 - pt**2 - pz**2, 0.0))
 
+    # Where each particle leaves the tracker: calorimeter deposits sit there, and Delphes evaluates the card's
+    # tracking efficiency and resolution at that point's eta (so a low-pT looper that leaves through an
+    # endcap, beyond |eta| = 2.5, is not tracked).
+    entry_eta, entry_phi = calorimeter_entry(pt, pz, eta, phi, charge)
+
     # Tracks: per-type efficiency, log-normal pT smearing. The draws are made for every particle, tracked or
     # not, so that a seed gives the same tracks as it did in earlier versions.
     efficiency_draw = rng.random(len(pid))
     smearing_draw = rng.standard_normal(len(pid))
     charged = np.flatnonzero(visible & (charge != 0))
-    tracked = charged[efficiency_draw[charged] < tracking_efficiency(abs_pid[charged], pt[charged], eta[charged])]
-    track_relative_resolution = track_resolution(abs_pid[tracked], pt[tracked], eta[tracked])
+    tracked = charged[efficiency_draw[charged] < tracking_efficiency(abs_pid[charged], pt[charged], entry_eta[charged])]
+    track_relative_resolution = track_resolution(abs_pid[tracked], pt[tracked], entry_eta[tracked])
     track_pt = log_normal(rng, pt[tracked], track_relative_resolution * pt[tracked], standard_normal=smearing_draw[tracked])
     track_energy = np.sqrt((track_pt * np.cosh(eta[tracked])) ** 2 + mass[tracked] ** 2)
     track_row = np.full(len(pid), -1)
@@ -227,27 +266,40 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
 
     # Calorimeter deposits of every visible particle (tracked or not), per the energy fractions.
     ecal_fraction, hcal_fraction = _energy_fractions(abs_pid)
+    track_rescale = np.ones(len(tracked))
     neutrals = {}
     for calo, fraction, resolution, branch in ((ECAL, ecal_fraction, ecal_resolution, "EFlowPhoton"),
                                                (HCAL, hcal_fraction, hcal_resolution, "EFlowNeutralHadron")):
         deposits = np.flatnonzero(visible & (fraction > 0))
-        towers, tower_of_deposit = _calorimeter_towers(calo, event_index[deposits], eta[deposits], phi[deposits],
+        towers, tower_of_deposit = _calorimeter_towers(calo, event_index[deposits], entry_eta[deposits], entry_phi[deposits],
                                                        (energy * fraction)[deposits], resolution, rng)
         # Energy-flow: subtract what the reconstructed tracks are expected to leave in this calorimeter.
         from_track = (track_row[deposits] >= 0) & (tower_of_deposit >= 0)
         row = track_row[deposits[from_track]]
+        track_tower = tower_of_deposit[from_track]
         expected_deposit = track_energy[row] * fraction[deposits[from_track]]
-        expected = np.bincount(tower_of_deposit[from_track], weights=expected_deposit, minlength=len(towers.event))
-        expected_variance = np.bincount(tower_of_deposit[from_track], minlength=len(towers.event),
+        expected = np.bincount(track_tower, weights=expected_deposit, minlength=len(towers.event))
+        expected_variance = np.bincount(track_tower, minlength=len(towers.event),
                                         weights=(expected_deposit * track_relative_resolution[row]) ** 2)
         # As Delphes: a neutral object only where the tower exceeds the tracks' expectation significantly,
         # given the resolutions of both.
-        neutral_energy = towers.columns["energy"] - expected
-        significance_sigma = np.sqrt(towers.columns["sigma"] ** 2 + expected_variance)
-        keep = (neutral_energy > calo.energy_min_gev) & (neutral_energy > calo.significance_min * significance_sigma)
+        measured, sigma = towers.columns["energy"], towers.columns["sigma"]
+        neutral_energy = np.maximum(measured - expected, 0.0)
+        keep = (neutral_energy > calo.energy_min_gev) & (neutral_energy > calo.significance_min * np.sqrt(sigma**2 + expected_variance))
+        # Otherwise Delphes rescales the tower's tracks to the resolution-weighted mean of the track and
+        # calorimeter measurements (towards zero where the tower fell below threshold).
+        rescaled = ~keep & (expected > 0)
+        weight_track = np.divide(1.0, expected_variance, out=np.zeros_like(expected_variance), where=expected_variance > 0)
+        weight_calo = np.divide(1.0, sigma**2, out=np.zeros_like(sigma), where=sigma > 0)
+        weights = weight_track + weight_calo
+        best = np.divide(weight_track * expected + weight_calo * measured, weights, out=expected.copy(), where=weights > 0)
+        tower_rescale = np.ones(len(expected))
+        tower_rescale[rescaled] = best[rescaled] / expected[rescaled]
+        track_rescale[row] *= tower_rescale[track_tower]
         kept = towers[keep]
         neutrals[branch] = FlatObjects(kept.event, {"ET": neutral_energy[keep] / np.cosh(kept.columns["eta"]), "Eta": kept.columns["eta"],
                                               "Phi": kept.columns["phi"], "E": neutral_energy[keep]})
+    tracks.columns["PT"] = tracks.columns["PT"] * track_rescale
 
     collections = {"EFlowTrack": tracks.to_jagged(n_events)} | {branch: objects.to_jagged(n_events) for branch, objects in neutrals.items()}
 
@@ -259,7 +311,7 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
     met_y = -np.bincount(eflow.event, weights=eflow.columns["pt"] * np.sin(eflow.columns["phi"]), minlength=n_events)
     collections["MissingET"] = one_per_event({"MET": np.hypot(met_x, met_y), "Eta": np.zeros(n_events), "Phi": np.arctan2(met_y, met_x)})
 
-    collections["Jet"] = _jets(eflow, n_events, jet_radius, jet_pt_min_gev, fastjet)
+    collections["Jet"] = _jets(eflow, n_events, jet_radius, jet_pt_min_gev, fastjet, jet_energy_scale)
     collections["Event"] = _event_record(events, first_event_number)
     return collections
 
@@ -316,14 +368,15 @@ def jet_energy_scale(pt, eta):
     return np.sqrt((2.5 - 0.15 * np.abs(eta)) ** 2 / pt + 1.0)
 
 
-def raw_jet_pt_min(pt_min_gev: float) -> float:
-    """The lowest pT before the energy scale that can reach pt_min_gev after it.
+def raw_jet_pt_min(pt_min_gev: float, extra_scale: float = 1.0) -> float:
+    """The lowest pT before the energy scale that can reach pt_min_gev after it (and after `extra_scale`).
 
     The scale raises pT to sqrt(pT^2 + c^2 pT) with c = 2.5 - 0.15 |eta| at most 2.5 (at eta = 0)."""
-    return 0.5 * (np.sqrt(2.5**4 + 4 * pt_min_gev**2) - 2.5**2) * (1 - 1e-9)
+    target = pt_min_gev / extra_scale
+    return 0.5 * (np.sqrt(2.5**4 + 4 * target**2) - 2.5**2) * (1 - 1e-9)
 
 
-def _jets(eflow: FlatObjects, n_events, radius, pt_min_gev, fastjet) -> ak.Array:
+def _jets(eflow: FlatObjects, n_events, radius, pt_min_gev, fastjet, extra_scale: float = 1.0) -> ak.Array:
     """Anti-kt jets of the energy-flow objects (fastjet's multi-event clustering), pT-ordered."""
     pt, eta, phi, mass = (eflow.columns[field] for field in ("pt", "eta", "phi", "mass"))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
@@ -331,11 +384,11 @@ def _jets(eflow: FlatObjects, n_events, radius, pt_min_gev, fastjet) -> ak.Array
     inputs = FlatObjects(eflow.event, {"px": px, "py": py, "pz": pz, "E": energy}).to_jagged(n_events, with_name="Momentum4D")
     sequence = fastjet.ClusterSequence(inputs, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
     # Jets that cannot pass the cut after the energy scale need not come back from fastjet.
-    jets = FlatObjects.from_jagged(sequence.inclusive_jets(min_pt=raw_jet_pt_min(pt_min_gev)), ("px", "py", "pz", "E"))
+    jets = FlatObjects.from_jagged(sequence.inclusive_jets(min_pt=raw_jet_pt_min(pt_min_gev, extra_scale)), ("px", "py", "pz", "E"))
     jet_px, jet_py, jet_pz, jet_energy = (jets.columns[field] for field in ("px", "py", "pz", "E"))
     jet_pt = np.hypot(jet_px, jet_py)
     jet_eta = np.arcsinh(jet_pz / jet_pt)
-    scale = jet_energy_scale(jet_pt, jet_eta)
+    scale = jet_energy_scale(jet_pt, jet_eta) * extra_scale
     p = np.sqrt(jet_pt**2 + jet_pz**2) * scale
     jet_pt, jet_energy = jet_pt * scale, jet_energy * scale
     columns = {"PT": jet_pt, "Eta": jet_eta, "Phi": np.arctan2(jet_py, jet_px), "Mass": np.sqrt(np.maximum(jet_energy**2 - p**2, 0.0))}
@@ -344,13 +397,15 @@ def _jets(eflow: FlatObjects, n_events, radius, pt_min_gev, fastjet) -> ak.Array
     return FlatObjects(jets.event, columns)[order].to_jagged(n_events)
 
 
-def simulate_chunk(particles_path, output, jet_radius: float, global_seed: int) -> dict:
+def simulate_chunk(particles_path, output, jet_radius: float, global_seed: int, jet_energy_scale: float = 1.0) -> dict:
     """Particles Parquet -> Delphes-schema ROOT file for one chunk."""
     events, metadata = files.read_awkward(particles_path)
     seed = derive_seed(global_seed, "detector", metadata.get("sample", Path(particles_path).parent.name), metadata.get("chunk", 0))
     first_event_number = metadata.get("chunk", 0) * metadata.get("n_events", len(events))
-    collections = simulate(events, seed, jet_radius, first_event_number=first_event_number)
+    collections = simulate(events, seed, jet_radius, first_event_number=first_event_number, jet_energy_scale=jet_energy_scale)
     provenance = metadata | {"detector_seed": seed, "jet_radius": jet_radius, "detector": "embedded CMS-like"}
+    if jet_energy_scale != 1.0:
+        provenance["jet_energy_scale"] = jet_energy_scale
     delphes_io.write_delphes_root(collections, output, provenance)
     return provenance
 
@@ -361,8 +416,9 @@ def main(argv=None) -> None:
     parser.add_argument("output", type=Path)
     parser.add_argument("--jet-radius", type=float, required=True)
     parser.add_argument("--seed", type=int, required=True, help="global seed")
+    parser.add_argument("--jet-energy-scale", type=float, default=1.0, help="a factor on the card's jet energy scale")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    print(simulate_chunk(args.particles, args.output, args.jet_radius, args.seed), flush=True)
+    print(simulate_chunk(args.particles, args.output, args.jet_radius, args.seed, args.jet_energy_scale), flush=True)
 
 
 if __name__ == "__main__":
