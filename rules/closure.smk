@@ -39,7 +39,7 @@ rule closure_sample:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
         selection=lambda wildcards: shlex.quote(json.dumps(config["selections"][SAMPLES[wildcards.sample]["selection"]])),
         npix=CLOSURE.get("npix", 25),
-        cnn_epochs=CLOSURE.get("cnn_epochs", 20),
+        cnn_epochs=CLOSURE.get("cnn_epochs", 50),
         tolerances=shlex.quote(json.dumps(CLOSURE.get("tolerances", {}))),
         seed=lambda wildcards: derive_seed(config["seed"], "closure", wildcards.sample),
     threads: 1

@@ -22,10 +22,50 @@ def test_tracking_efficiency_and_resolution_follow_the_cms_card():
     pions = events_of(*[[particle(211, 1, 1000.0, 0.3, 1.0, 0.1396)]] * 2000)
     tracks = detector.simulate(pions, seed=1, jet_radius=0.4)["EFlowTrack"]
     assert ak.mean(ak.num(tracks)) == pytest.approx(0.95, abs=0.015)
-    ratio = ak.to_numpy(ak.flatten(tracks.PT)) / 1000.0
-    assert np.mean(ratio) == pytest.approx(1.0, abs=0.02)
-    # sigma(pT)/pT = sqrt(0.01^2 + (pT * 1.5e-4)^2) = 0.15 at 1 TeV in the central barrel
-    assert np.std(ratio) == pytest.approx(0.150, rel=0.1)
+    # Delphes 3.5.1's card: charged hadrons sqrt(0.06^2 + (pT * 1.3e-3)^2) for |eta| <= 0.5, capped at 1.
+    assert detector.track_resolution(211, 10.0, 0.3) == pytest.approx(np.hypot(0.06, 0.013))
+    assert detector.track_resolution(211, 10.0, 2.0) == pytest.approx(np.hypot(0.25, 0.031))
+    assert detector.track_resolution(211, 1000.0, 0.3) == 1.0
+    # Muons leave nothing in the calorimeters, so their tracks are never rescaled: the smearing shows as it is,
+    # sqrt(0.01^2 + (pT * 1e-4)^2) = 0.0141 at 100 GeV in the central barrel.
+    muons = events_of(*[[particle(13, -1, 100.0, 0.3, 1.0, 0.1057)]] * 2000)
+    ratio = ak.to_numpy(ak.flatten(detector.simulate(muons, seed=1, jet_radius=0.4)["EFlowTrack"].PT)) / 100.0
+    assert np.mean(ratio) == pytest.approx(1.0, abs=0.002)
+    assert np.std(ratio) == pytest.approx(np.hypot(0.01, 0.01), rel=0.1)
+
+
+def test_soft_charged_particles_bend_and_loopers_leave_through_the_endcap():
+    # 3.8 T, R = 1.29 m: a 10 GeV track turns by 2 asin(R / 2r) with r = pT / (0.3 B) = 8.77 m, and its exit
+    # point lies half of that behind its direction (clockwise for positive charge).
+    eta, phi = detector.calorimeter_entry(np.array([10.0, 10.0, 0.2, 10.0]), np.array([0.0, 0.0, 0.04, 0.0]), np.zeros(4),
+                                          np.zeros(4), np.array([1.0, -1.0, 1.0, 0.0]))
+    turn = 2 * np.arcsin(1.29 / (2 * 10.0 / (0.299792458 * 3.8)))
+    assert phi[:2] == pytest.approx([-turn / 2, turn / 2])
+    assert eta[:2] == pytest.approx([0.0, 0.0]) and phi[3] == 0.0 and eta[3] == 0.0
+    # A 0.2 GeV track (2r = 0.35 m < R) cannot reach the barrel: it loops to the endcap and leaves it at
+    # |eta| > asinh(3 m / 2r) = 2.84, where the card's tracking efficiency is zero, so it is never a track.
+    assert abs(eta[2]) > 2.84
+    loopers = events_of(*[[particle(211, 1, 0.2, 0.2, 1.0, 0.1396)]] * 300)
+    assert ak.sum(ak.num(detector.simulate(loopers, seed=5, jet_radius=0.4)["EFlowTrack"])) == 0
+    straight = events_of(*[[particle(211, 1, 5.0, 0.2, 1.0, 0.1396)]] * 300)
+    assert ak.mean(ak.num(detector.simulate(straight, seed=5, jet_radius=0.4)["EFlowTrack"])) == pytest.approx(0.95, abs=0.04)
+
+
+def test_tracks_are_rescaled_to_the_calorimeter_where_no_neutral_excess_is_significant():
+    # A lone 200 GeV pion: the card's track resolution (26.7 %) is worse than the HCAL's (11.6 %). Where the tower
+    # shows no significant excess over the track, Delphes replaces the track's pT by the resolution-weighted mean
+    # of both, so the tracks measure the pion better than the tracker alone; where the excess is significant (a
+    # track fluctuating low), a neutral hadron carries it, so tracks plus neutrals measure the pion without bias.
+    pions = events_of(*[[particle(211, 1, 200.0, 0.3, 1.0, 0.1396)]] * 3000)
+    result = detector.simulate(pions, seed=6, jet_radius=0.4)
+    tracked = ak.to_numpy(ak.num(result["EFlowTrack"]) == 1)
+    ratio = ak.to_numpy(ak.flatten(result["EFlowTrack"].PT[tracked])) / 200.0
+    own_resolution = detector.track_resolution(211, 200.0, 0.3)
+    assert own_resolution == pytest.approx(0.267, abs=0.001)
+    assert np.std(ratio) < 0.8 * own_resolution
+    total = ratio + ak.to_numpy(ak.sum(result["EFlowNeutralHadron"].ET[tracked], axis=1)) / 200.0
+    assert np.median(total) == pytest.approx(1.0, abs=0.02)
+    assert np.median(ratio) < 0.97  # the tracks alone are biased low: a low fluctuation leaves the tower significant
 
 
 def test_missing_et_balances_an_invisible_neutrino():

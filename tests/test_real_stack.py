@@ -16,16 +16,19 @@ from pathlib import Path
 
 import awkward as ak
 import numpy as np
+import pandas as pd
 import pytest
 import uproot
 import yaml
 
-from workflow_scripts import delphes, delphes_io, files, hepmc, install_tools, madgraph
+from workflow_scripts import closure, delphes, delphes_io, files, hepmc, install_tools, madgraph
 from workflow_scripts.seeding import derive_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 REAL_STACK = ROOT / "tests" / "configs" / "real_stack.yaml"
+CLOSURE = ROOT / "tests" / "configs" / "closure.yaml"
+CLOSURE_SHIFTED = ROOT / "tests" / "configs" / "closure_shifted.yaml"
 SHARED = ROOT.parent / "shared"
 SOURCE_DIR = Path(os.environ.get(install_tools.SOURCE_DIR_VARIABLE) or SHARED / "vendor")
 CACHE = Path(os.environ.get(install_tools.CACHE_VARIABLE) or Path.home() / ".cache" / "weak-supervision-pipeline" / "tools")
@@ -75,9 +78,9 @@ def stack_environment():
     return os.environ | {install_tools.CACHE_VARIABLE: str(CACHE), install_tools.SOURCE_DIR_VARIABLE: str(SOURCE_DIR)}
 
 
-def snakemake(workdir, *args, timeout=1500):
+def snakemake(workdir, *args, timeout=1500, overlays=()):
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY), str(REAL_STACK), "--cores", "2", *args]
+               "--configfile", str(TINY), str(REAL_STACK), *map(str, overlays), "--cores", "2", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=stack_environment())
 
 
@@ -264,3 +267,41 @@ def test_a_tool_that_fails_to_build_stops_the_run_naming_rule_and_log(tmp_path):
     log = (tmp_path / "run" / "logs" / "install_delphes.log").read_text()
     assert f"no delphes source in {empty}" in log
     assert not (tmp_path / "run" / "tools" / "delphes.json").exists()
+
+
+# --- detector closure: the embedded simulation against Delphes on the same events ---------------------------------
+
+def closure_table(workdir):
+    return pd.read_csv(workdir / "results" / "metrics" / "validation" / "detector_closure.csv")
+
+
+def test_closure_target_passes_for_the_embedded_simulation_and_fails_on_a_three_percent_shift(tool_records, tmp_path):
+    nominal = snakemake(tmp_path, "closure", overlays=[CLOSURE])
+    assert nominal.returncode == 0, nominal.stderr[-6000:]
+    table = closure_table(tmp_path)
+    assert set(table["sample"]) == {"closure_qcd", "closure_hv"}
+    # Each sample's own detector file is reused; the other detector ran on the same events under results/closure/.
+    assert (tmp_path / "results/closure/delphes/closure_qcd/chunk0.root").is_file()
+    assert (tmp_path / "results/closure/embedded/closure_hv/chunk0.root").is_file()
+    assert not (tmp_path / "results/closure/embedded/closure_qcd").exists()
+    for figure in ("detector_closure.pdf", "detector_closure.png"):
+        assert (tmp_path / "results" / "figures" / "validation" / figure).stat().st_size > 10_000
+    judged = table[table.within_tolerance.notna()]
+    assert len(judged) == 2 * 8 and not closure.failures(table).size, closure.failures(table).to_string()
+    # Physics: both detectors respond alike to the same jets, and Delphes' generator jets give both a response.
+    response = table[(table.quantity == "jet_response") & (table.bin_low >= 500)]
+    assert len(response) > 0 and response.delphes.between(0.95, 1.05).all() and response.ratio.between(0.97, 1.03).all()
+    auc = table[table.quantity == "two_sample_auc"].set_index("sample").ratio
+    assert auc.between(0.3, 0.7).all()
+
+    shifted = snakemake(tmp_path, "closure", overlays=[CLOSURE, CLOSURE_SHIFTED])
+    assert shifted.returncode == 0, shifted.stderr[-6000:]
+    assert "closure_delphes" not in shifted.stdout + shifted.stderr  # Delphes' files did not change
+    after = closure_table(tmp_path).set_index(["sample", "quantity"])
+    before = table.set_index(["sample", "quantity"])
+    for sample in ("closure_qcd", "closure_hv"):
+        rows = after.loc[sample]
+        assert float(rows.loc["leading_jet_pt", "ratio"]) == pytest.approx(1.03 * float(before.loc[(sample, "leading_jet_pt"), "ratio"]),
+                                                                          abs=0.006)
+        assert not bool(rows.loc["leading_jet_pt", "within_tolerance"]) and not bool(rows.loc["mjj", "within_tolerance"])
+        assert bool(rows.loc["constituents", "within_tolerance"])  # the shift touches jet energies, not constituents

@@ -278,9 +278,10 @@ def simulate(events: ak.Array, seed: int, jet_radius: float, jet_pt_min_gev: flo
         row = track_row[deposits[from_track]]
         track_tower = tower_of_deposit[from_track]
         expected_deposit = track_energy[row] * fraction[deposits[from_track]]
-        expected = np.bincount(track_tower, weights=expected_deposit, minlength=len(towers.event))
+        # (float even without tracks: bincount of nothing is an integer array)
+        expected = np.bincount(track_tower, weights=expected_deposit, minlength=len(towers.event)).astype(np.float64)
         expected_variance = np.bincount(track_tower, minlength=len(towers.event),
-                                        weights=(expected_deposit * track_relative_resolution[row]) ** 2)
+                                        weights=(expected_deposit * track_relative_resolution[row]) ** 2).astype(np.float64)
         # As Delphes: a neutral object only where the tower exceeds the tracks' expectation significantly,
         # given the resolutions of both.
         measured, sigma = towers.columns["energy"], towers.columns["sigma"]
