@@ -394,3 +394,28 @@ def test_reconstructed_dijets_follow_the_madgraph_partons(lhe_run):
     assert 0.8 < np.median(mass_ratio) < 1.1  # the reconstructed M_jj follows the partons' m_jj
     common = set(jets[0]) & set(jets[1])
     assert common and any(jets[0][event] != jets[1][event] for event in common)  # same partons, other chunk seed
+
+
+@pytest.mark.parametrize("target, preset", [("cwola", "real-stack-cwola.yaml"), ("cohen2018", "real-stack-cohen2018-lhc.yaml")])
+def test_real_stack_presets_put_a_studys_samples_through_madgraph_and_delphes(tmp_path, target, preset):
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(ROOT / "config.yaml"), str(ROOT / "presets" / preset), "--cores", "2", target, "-n", "-p"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = dry_run_jobs(result.stdout)
+    samples = {wildcards["sample"] for name, wildcards, _ in jobs if name == "convert_events"}
+    assert samples, "the study converts no events"
+    for sample in samples:
+        delphes = jobs_of(jobs, "simulate_delphes", sample)
+        assert len(delphes) == len(jobs_of(jobs, "convert_events", sample))
+        assert not jobs_of(jobs, "generate_particles", sample) and not jobs_of(jobs, "simulate_detector", sample)
+        madgraph = jobs_of(jobs, "madgraph_events", sample)
+        if sample.startswith("hv_"):  # the papers' Hidden-Valley signals are Pythia's own
+            assert not madgraph
+        else:
+            assert len(madgraph) == len(delphes)
+            if sample.startswith("qcd"):  # CWoLa Table 1b: |eta| < 2.2 for the partons, in MadGraph
+                assert all('"parton_abs_eta_max": 2.2' in command for _, command in madgraph)
+    expected = {"cwola": {"qcd_dijet", "qcd_dijet_window", "hv_id_lambda10", "hv_dd_lambda10"},
+                "cohen2018": {"gluino_pair", "z_nunu_jet_pt150to400", "z_nunu_jet_pt400"}}[target]
+    assert expected <= samples

@@ -121,9 +121,11 @@ def test_closure_fails_on_a_three_percent_jet_energy_scale_shift(embedded_twice)
 
 
 def test_events_that_are_not_the_same_are_refused(embedded_twice):
-    events, passed = closure.read_events([embedded_twice / "nominal.root"], 0.8, SELECTION)
+    events, passed = closure.read_events(embedded_twice / "nominal.root", 0.8, SELECTION)
     assert len(passed) == len(events) == 150 and 0 < passed.sum() < 150
     with pytest.raises(ValueError, match="same chunks"):
         closure.check_same_events(events, events[:-1], "qcd")
     with pytest.raises(ValueError, match="same order"):
         closure.check_same_events(events, events[::-1], "qcd")
+    with pytest.raises(ValueError, match="same chunks"):
+        closure.read_chunk_pairs([embedded_twice / "nominal.root"] * 2, [embedded_twice / "nominal.root"], 0.8, SELECTION, "qcd")

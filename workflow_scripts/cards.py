@@ -275,8 +275,7 @@ def configured_samples(generation: dict) -> dict[str, dict]:
                 name = hidden_valley_sample_name(scenario, lambda_d_gev)
                 entry = {"process": "hidden_valley", "scenario": scenario, "lambda_d_gev": lambda_d_gev,
                          "chunks": grid["chunks"], "jet_radius": grid["jet_radius"], "selection": grid["selection"]}
-                if "events_per_chunk" in grid:
-                    entry["events_per_chunk"] = grid["events_per_chunk"]
+                entry |= {key: grid[key] for key in ("events_per_chunk", "detector") if key in grid}
                 samples.setdefault(name, entry)
     return samples
 

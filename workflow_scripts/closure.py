@@ -45,17 +45,29 @@ COLUMNS = ["sample", "quantity", "statistic", "bin_variable", "bin_low", "bin_hi
 
 # --- reading -------------------------------------------------------------------------------------------------------
 
-def read_events(paths, jet_radius: float, selection: dict) -> tuple[ak.Array, np.ndarray]:
-    """Every event of the chunk files, in file order, converted without a selection (see delphes_io.convert), and
+def read_events(path, jet_radius: float, selection: dict) -> tuple[ak.Array, np.ndarray]:
+    """Every event of a chunk file, in file order, converted without a selection (see delphes_io.convert), and
     whether each passes `selection` (found through the event numbers Delphes' Event branch holds)."""
-    events, passed = [], []
-    for path in paths:
-        every = delphes_io.convert(path, {}, jet_radius)
-        selected = delphes_io.convert(path, selection, jet_radius)
-        numbers = ak.to_numpy(every.event_number)
-        passed.append(np.isin(numbers, ak.to_numpy(selected.event_number)))
-        events.append(every)
-    return ak.concatenate(events), np.concatenate(passed)
+    every = delphes_io.convert(path, {}, jet_radius)
+    selected = delphes_io.convert(path, selection, jet_radius)
+    return every, np.isin(ak.to_numpy(every.event_number), ak.to_numpy(selected.event_number))
+
+
+def read_chunk_pairs(embedded_paths, delphes_paths, jet_radius: float, selection: dict,
+                     sample: str) -> tuple[dict[str, ak.Array], dict[str, np.ndarray]]:
+    """Both detectors' events of the same chunks, checked chunk by chunk to be the same events, then concatenated."""
+    if len(embedded_paths) != len(delphes_paths):
+        raise ValueError(f"closure of {sample}: {len(embedded_paths)} embedded chunk files against {len(delphes_paths)} "
+                         "Delphes files; the two detectors must read the same chunks")
+    parts = {detector: ([], []) for detector in DETECTORS}
+    for embedded_path, delphes_path in zip(embedded_paths, delphes_paths):
+        pair = {"embedded": read_events(embedded_path, jet_radius, selection), "delphes": read_events(delphes_path, jet_radius, selection)}
+        check_same_events(pair["embedded"][0], pair["delphes"][0], f"{sample} ({Path(embedded_path).name})")
+        for detector, (events, passed) in pair.items():
+            parts[detector][0].append(events)
+            parts[detector][1].append(passed)
+    return ({detector: ak.concatenate(events) for detector, (events, _) in parts.items()},
+            {detector: np.concatenate(passed) for detector, (_, passed) in parts.items()})
 
 
 def read_generator_jets(paths) -> ak.Array | None:
@@ -238,10 +250,7 @@ def compare(sample: str, embedded_paths, delphes_paths, jet_radius: float, selec
             tolerances: dict | None = None, cnn_epochs: int = 50) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The closure table of one sample, and the arrays its figure draws (mean images, pull, response table)."""
     tolerances = DEFAULT_TOLERANCES | (tolerances or {})
-    events, passed = {}, {}
-    for detector, paths in (("embedded", embedded_paths), ("delphes", delphes_paths)):
-        events[detector], passed[detector] = read_events(paths, jet_radius, selection)
-    check_same_events(events["embedded"], events["delphes"], sample)
+    events, passed = read_chunk_pairs(embedded_paths, delphes_paths, jet_radius, selection, sample)
     n_events = len(events["delphes"])
     rows = []
 
