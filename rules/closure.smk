@@ -44,7 +44,7 @@ rule closure_sample:
         seed=lambda wildcards: derive_seed(config["seed"], "closure", wildcards.sample),
     threads: 1
     conda:
-        "../envs/ml.yaml"
+        "../envs/closure.yaml"
     log:
         "logs/closure_sample/{sample}.log",
     benchmark:
@@ -65,7 +65,7 @@ rule closure_summary:
         pdf=report("results/figures/validation/detector_closure.pdf", category="Validation", caption="../report/detector_closure.rst"),
         png="results/figures/validation/detector_closure.png",
     conda:
-        "../envs/plotting.yaml"
+        "../envs/closure.yaml"
     log:
         "logs/closure_summary/summary.log",
     shell:

@@ -70,9 +70,11 @@ def test_cwola_background_is_table_1b(madgraph_run_card):
 def test_session_options_scratch_directory_and_launch_order():
     rendered = cards(CWOLA_BACKGROUND, cores=6, process_dir="/tmp/job/process")
     lines = rendered.script.splitlines()
-    assert "set auto_update 0" in lines  # no update check: compute nodes have no network
-    assert "set nb_core 6" in lines and "set run_mode 2" in lines
-    assert lines.index("set nb_core 6") < lines.index("output /tmp/job/process -nojpeg")  # the process directory inherits it
+    # No update check (compute nodes have no network); session options only, never saved into the shared install.
+    assert "set auto_update 0 --no_save" in lines
+    assert "set nb_core 6 --no_save" in lines and "set run_mode 2 --no_save" in lines
+    assert all(line.endswith("--no_save") for line in lines if line.startswith("set ") and not line.startswith(("set run_card", "set param_card")))
+    assert lines.index("set nb_core 6 --no_save") < lines.index("output /tmp/job/process -nojpeg")  # the process directory inherits it
     launch = lines.index("launch /tmp/job/process")
     assert lines.index("output /tmp/job/process -nojpeg") < launch
     assert lines[launch + 1] == "done" and lines[-1] == "done"  # default switches, then the card answers
@@ -143,7 +145,7 @@ def test_cards_command_writes_both_cards(tmp_path):
                '{"process": "qcd_dijet", "pt_hat_min_gev": 700, "m_hat_min_gev": 3000}', "--chunk", "2", "--events", "100",
                "--seed", "5", "--sqrt-s-gev", "13000", "--cores", "3", "--directory", str(tmp_path)]
     subprocess.run(command, check=True, cwd=ROOT)
-    assert "set nb_core 3" in (tmp_path / "proc_card.mg5").read_text()
+    assert "set nb_core 3 --no_save" in (tmp_path / "proc_card.mg5").read_text()
     run = madgraph.rendered_run_settings((tmp_path / "run_card.mg5").read_text())
     assert run["iseed"] == str(madgraph.madgraph_seed(5, "qcd_dijet", 2)) and run["nevents"] == "100"
 

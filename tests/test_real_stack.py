@@ -130,8 +130,17 @@ def events_files(sample):
     return [f"results/events/{sample}/chunk{chunk}.parquet" for chunk in range(SAMPLES[sample]["chunks"])]
 
 
+def madgraph_configuration(record):
+    return (Path(record["prefix"]) / "input" / "mg5_configuration.txt").read_bytes()
+
+
 @pytest.fixture(scope="module")
-def stack_run(tool_records, tmp_path_factory):
+def configuration_before_runs(tool_records):
+    return madgraph_configuration(tool_records["madgraph"])
+
+
+@pytest.fixture(scope="module")
+def stack_run(tool_records, configuration_before_runs, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("real_stack")
     targets = [path for sample in ("mg_qcd_delphes", "hv_delphes", "mg_z_embedded") for path in events_files(sample)]
     result = snakemake(workdir, *targets)
@@ -139,6 +148,11 @@ def stack_run(tool_records, tmp_path_factory):
     again = snakemake(workdir, *targets, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
     return workdir
+
+
+def test_madgraph_runs_leave_the_shared_install_untouched(stack_run, tool_records, configuration_before_runs):
+    # Parallel chunk jobs share one install: a run that saved its session options there would race the others.
+    assert madgraph_configuration(tool_records["madgraph"]) == configuration_before_runs
 
 
 def test_madgraph_chunk_has_its_seed_and_cuts(stack_run):

@@ -120,15 +120,17 @@ def madgraph_cards(sample_name: str, sample: dict, chunk: int, sqrt_s_gev: float
     """Process card and run card of one chunk of a sample.
 
     The process card sets the session options (no auto-update check, which needs the network; multicore
-    with `n_cores`), defines the process and writes its directory to `process_dir`, a writable scratch
+    with `n_cores`) without saving them into the install, defines the process and writes its directory to `process_dir`, a writable scratch
     location.  The run card launches it with every run_card value set explicitly.
     """
     header = "# {} card of sample " + f"{sample_name}, chunk {chunk}: rendered by workflow_scripts.madgraph\n"
+    # --no_save: for this session only. Without it MadGraph rewrites input/mg5_configuration.txt in the shared
+    # install after every `set`, which parallel chunk jobs would do at once.
     process_lines = [
-        "set auto_update 0",
-        "set automatic_html_opening False",
-        "set run_mode 2",
-        f"set nb_core {int(n_cores)}",
+        "set auto_update 0 --no_save",
+        "set automatic_html_opening False --no_save",
+        "set run_mode 2 --no_save",
+        f"set nb_core {int(n_cores)} --no_save",
         *process_commands(sample),
         f"output {Path(process_dir)} -nojpeg",
     ]
