@@ -5,7 +5,7 @@ rule cohen2018_toy_figure:
         toy_job_outputs("outputs_hist"),
         rules.toy_bayes_optimal.output,
     output:
-        pdf=report("results/figures/cohen2018/{figure}.pdf", category="Cohen 2018 toy model", caption="../report/cohen2018_{figure}.rst"),
+        pdf=report("results/figures/cohen2018/{figure}.pdf", category="Cohen 2018 toy model", caption="../report/cohen2018_toy_figures.rst"),
         png="results/figures/cohen2018/{figure}.png",
     params:
         name=lambda wildcards: COHEN2018_TOY_FIGURES[wildcards.figure],

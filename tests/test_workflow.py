@@ -90,6 +90,21 @@ def test_lhc_combination_cuts_every_selection_at_equal_signal_and_draws_fig09_fi
             assert (finished_run / "results" / "figures" / "cohen2018" / f"{name}.{ext}").stat().st_size > 5000
 
 
+def test_report_holds_every_figure_with_its_caption(finished_run):
+    report = finished_run / "report.html"
+    result = snakemake(finished_run, "all", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text()
+    figures = [path.name for path in (finished_run / "results" / "figures").rglob("*.pdf")]
+    assert len(figures) >= 12
+    for name in figures:
+        assert name in html, f"{name} is not in the report"
+    # Each toy figure gets its own caption from the one caption file (wildcards rendered by Jinja2).
+    for caption in ("Fig. 4: ROC curves", "Fig. 5. Left", "Fig. 6. Background efficiency", "Fig. 7. Network outputs",
+                    "Fig. 12 (appendix A)"):
+        assert caption in html, caption
+
+
 def test_finished_run_schedules_nothing(finished_run):
     result = snakemake(finished_run, "all", "-n")
     assert result.returncode == 0, result.stderr[-3000:]
