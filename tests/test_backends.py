@@ -205,9 +205,9 @@ def test_real_stack_overlay_is_valid():
 
 # --- Snakemake: which rules each choice schedules -------------------------------------------------------------
 
-def snakemake(workdir, *args):
+def snakemake(workdir, *args, overlays=()):
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY), str(REAL_STACK), "--cores", "2", *args]
+               "--configfile", str(TINY), str(REAL_STACK), *map(str, overlays), "--cores", "2", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
@@ -419,3 +419,25 @@ def test_real_stack_presets_put_a_studys_samples_through_madgraph_and_delphes(tm
     expected = {"cwola": {"qcd_dijet", "qcd_dijet_window", "hv_id_lambda10", "hv_dd_lambda10"},
                 "cohen2018": {"gluino_pair", "z_nunu_jet_pt150to400", "z_nunu_jet_pt400"}}[target]
     assert expected <= samples
+
+
+def test_closure_runs_each_sample_through_the_detector_it_is_not_configured_with(tmp_path):
+    overlay = tmp_path / "closure.yaml"
+    overlay.write_text("closure: {samples: [mg_z_embedded, mg_qcd_delphes, hv_delphes], chunks: 1}\n")
+    result = snakemake(tmp_path, "closure", "-n", "-p", overlays=[overlay])
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = dry_run_jobs(result.stdout)
+    # MadGraph + embedded: Delphes on the same chunk's shower of the same LHE file.
+    (wildcards, command), = jobs_of(jobs, "closure_delphes", "mg_z_embedded")
+    assert "--card results/cards/mg_z_embedded/chunk0.cmnd" in command and "--lhe-first-event 0" in command
+    assert command.endswith("> logs/closure_delphes/mg_z_embedded/chunk0.log 2>&1")
+    # Delphes samples: the embedded simulation on a particle file generated from the same card and seed.
+    for sample, card in (("mg_qcd_delphes", "results/cards/mg_qcd_delphes/chunk0.cmnd"), ("hv_delphes", "results/cards/hv_delphes.cmnd")):
+        (_, command), = jobs_of(jobs, "closure_embedded", sample)
+        assert command.startswith(f"python -m workflow_scripts.detector results/particles/{sample}/chunk0.parquet "
+                                  f"results/closure/embedded/{sample}/chunk0.root")
+        (_, generate), = jobs_of(jobs, "generate_particles", sample)
+        assert f"--card {card}" in generate
+    # Each sample's own detector files are reused, not made again.
+    assert not jobs_of(jobs, "closure_embedded", "mg_z_embedded") and not jobs_of(jobs, "closure_delphes", "hv_delphes")
+    assert len(jobs_of(jobs, "closure_sample")) == 3 and len(jobs_of(jobs, "closure_summary")) == 1
