@@ -52,7 +52,7 @@ rule closure_sample:
     shell:
         "python -m workflow_scripts.closure sample --sample {wildcards.sample} --embedded {input.embedded}"
         " --delphes {input.delphes} --jet-radius {params.jet_radius} --selection {params.selection} --npix {params.npix}"
-        " --cnn-epochs {params.cnn_epochs} --tolerances {params.tolerances} --seed {params.seed}"
+        " --cnn-epochs {params.cnn_epochs} --tolerances {params.tolerances} --seed {params.seed} --threads {threads}"
         " --output {output.csv} --arrays {output.arrays} > {log} 2>&1"
 
 

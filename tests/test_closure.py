@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_scripts import cards, closure, detector, generation
+from workflow_scripts import cards, closure, delphes_io, detector, generation
 
 SELECTION = {"min_jets": 2, "n_leading_jets": 2, "leading_jet_pt_min_gev": 750, "leading_jet_abs_eta_max": 2.0}
 
@@ -80,6 +80,7 @@ def test_two_sample_cnn_finds_a_difference_and_none_where_there_is_none():
     brighter[:, :, 7, 7] += 5.0
     auc, _ = closure.two_sample_auc(brighter, images, seed=6, epochs=40)
     assert auc > 0.9
+    assert closure.two_sample_auc(brighter, images, seed=6, epochs=40)[0] == auc  # the same seed, the same network
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +125,31 @@ def test_closure_fails_on_a_three_percent_jet_energy_scale_shift(embedded_twice)
 
 
 def test_events_that_are_not_the_same_are_refused(embedded_twice):
-    events, passed = closure.read_events(embedded_twice / "nominal.root", 0.8, SELECTION)
+    events, passed = delphes_io.convert_with_selection(embedded_twice / "nominal.root", SELECTION, 0.8)
     assert len(passed) == len(events) == 150 and 0 < passed.sum() < 150
+    # The mask picks exactly the events the converter keeps under the selection.
+    selected = delphes_io.convert(embedded_twice / "nominal.root", SELECTION, 0.8)
+    assert ak.to_numpy(events.event_number)[passed].tolist() == ak.to_numpy(selected.event_number).tolist()
     with pytest.raises(ValueError, match="same chunks"):
         closure.check_same_events(events, events[:-1], "qcd")
     with pytest.raises(ValueError, match="same order"):
         closure.check_same_events(events, events[::-1], "qcd")
     with pytest.raises(ValueError, match="same chunks"):
         closure.read_chunk_pairs([embedded_twice / "nominal.root"] * 2, [embedded_twice / "nominal.root"], 0.8, SELECTION, "qcd")
+
+
+def test_summary_joins_the_samples_and_draws_the_figure(embedded_twice, tmp_path):
+    outputs = []
+    for sample, embedded in (("nominal", "nominal.root"), ("shifted", "shifted.root")):
+        csv, arrays = tmp_path / f"{sample}.csv", tmp_path / f"{sample}.npz"
+        closure.write_sample(sample, [embedded_twice / embedded], [embedded_twice / "nominal.root"], 0.8, SELECTION, 15, 8,
+                             {"leading_jet_pt": 0.01}, csv, arrays, cnn_epochs=1)
+        outputs.append((csv, arrays))
+    (first_csv, first_arrays), (second_csv, second_arrays) = outputs
+    table = closure.summarise([first_csv, second_csv], [first_arrays, second_arrays], tmp_path / "all.csv", tmp_path / "closure.pdf")
+    assert list(pd.unique(table["sample"])) == ["nominal", "shifted"]
+    assert pd.read_csv(tmp_path / "all.csv").shape == table.shape
+    assert list(closure.failures(table)["sample"]) == ["shifted"]
+    assert (tmp_path / "closure.png").stat().st_size > 20_000 and (tmp_path / "closure.pdf").is_file()
+    with pytest.raises(ValueError):  # one arrays file per table
+        closure.summarise([first_csv, second_csv], [first_arrays], tmp_path / "bad.csv", tmp_path / "bad.pdf")

@@ -44,14 +44,6 @@ COLUMNS = ["sample", "quantity", "statistic", "bin_variable", "bin_low", "bin_hi
 
 # --- reading -------------------------------------------------------------------------------------------------------
 
-def read_events(path, jet_radius: float, selection: dict) -> tuple[ak.Array, np.ndarray]:
-    """Every event of a chunk file, in file order, converted without a selection (see delphes_io.convert), and
-    whether each passes `selection` (found through the event numbers Delphes' Event branch holds)."""
-    every = delphes_io.convert(path, {}, jet_radius)
-    selected = delphes_io.convert(path, selection, jet_radius)
-    return every, np.isin(ak.to_numpy(every.event_number), ak.to_numpy(selected.event_number))
-
-
 def read_chunk_pairs(embedded_paths, delphes_paths, jet_radius: float, selection: dict,
                      sample: str) -> tuple[dict[str, ak.Array], dict[str, np.ndarray]]:
     """Both detectors' events of the same chunks, checked chunk by chunk to be the same events, then concatenated."""
@@ -60,7 +52,8 @@ def read_chunk_pairs(embedded_paths, delphes_paths, jet_radius: float, selection
                          "Delphes files; the two detectors must read the same chunks")
     parts = {detector: ([], []) for detector in DETECTORS}
     for embedded_path, delphes_path in zip(embedded_paths, delphes_paths):
-        pair = {"embedded": read_events(embedded_path, jet_radius, selection), "delphes": read_events(delphes_path, jet_radius, selection)}
+        pair = {detector: delphes_io.convert_with_selection(path, selection, jet_radius)
+                for detector, path in (("embedded", embedded_path), ("delphes", delphes_path))}
         check_same_events(pair["embedded"][0], pair["delphes"][0], f"{sample} ({Path(embedded_path).name})")
         for detector, (events, passed) in pair.items():
             parts[detector][0].append(events)
@@ -327,13 +320,6 @@ def write_sample(sample, embedded_paths, delphes_paths, jet_radius, selection, n
     return table
 
 
-def combine(sample_tables, output_csv) -> pd.DataFrame:
-    """All samples' closure tables in one tidy CSV."""
-    table = pd.concat([pd.read_csv(path) for path in sample_tables], ignore_index=True)
-    files.write_csv(table, output_csv)
-    return table
-
-
 SUMMARY_QUANTITIES = ["leading_jet_pt", "mjj", "met", "met_q90", "leading_jet_mass", "constituents", "selection_efficiency"]
 
 
@@ -414,11 +400,14 @@ def plot(table: pd.DataFrame, arrays: dict[str, dict[str, np.ndarray]], output) 
 
 
 def summarise(sample_tables, sample_arrays, output_csv, figure) -> pd.DataFrame:
-    table = combine(sample_tables, output_csv)
-    arrays = {}
-    for path, sample in zip(sample_arrays, pd.unique(table["sample"])):
-        with np.load(path) as loaded:
-            arrays[sample] = dict(loaded)
+    """All samples' closure tables in one tidy CSV, and the closure figure; each table goes with its arrays file."""
+    tables, arrays = [], {}
+    for table_path, arrays_path in zip(sample_tables, sample_arrays, strict=True):
+        tables.append(pd.read_csv(table_path))
+        with np.load(arrays_path) as loaded:
+            arrays[tables[-1]["sample"].iloc[0]] = dict(loaded)
+    table = pd.concat(tables, ignore_index=True)
+    files.write_csv(table, output_csv)
     plot(table, arrays, figure)
     return table
 
@@ -442,20 +431,24 @@ def main(argv=None) -> None:
     sample.add_argument("--seed", type=int, required=True)
     sample.add_argument("--tolerances", default="{}", help="JSON: quantity -> tolerance (others are not judged)")
     sample.add_argument("--cnn-epochs", type=int, default=50, help="most epochs of the two-sample CNN (early stopping)")
+    sample.add_argument("--threads", type=int, default=1, help="CPU threads of the two-sample CNN (the job's cores)")
     sample.add_argument("--output", type=Path, required=True, help="the sample's closure CSV")
     sample.add_argument("--arrays", type=Path, required=True, help="mean images, pull and response table (.npz)")
-    combined = commands.add_parser("combine", help="all samples' tables in one CSV")
+    combined = commands.add_parser("combine", help="all samples' tables in one CSV and the closure figure")
     combined.add_argument("tables", type=Path, nargs="+", help="the samples' closure CSVs")
     combined.add_argument("--arrays", type=Path, nargs="+", required=True, help="the samples' .npz files, in the same order")
     combined.add_argument("--output", type=Path, required=True)
     combined.add_argument("--figure", type=Path, required=True, help="the closure figure (.pdf, with a .png beside it)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "sample":
+        from workflow_scripts.devices import set_cpu_threads
+
+        set_cpu_threads(args.threads)  # the cores Snakemake granted; also fixes the summation order, so the AUC repeats
         table = write_sample(args.sample, args.embedded, args.delphes, args.jet_radius, json.loads(args.selection), args.npix,
                              args.seed, json.loads(args.tolerances), args.output, args.arrays, args.cnn_epochs)
     else:
         if len(args.arrays) != len(args.tables):
-            parser.error("combine needs one --arrays file per table")
+            parser.error("combine needs one --arrays file per table, in the same order")
         table = summarise(args.tables, args.arrays, args.output, args.figure)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
         print(table.drop(columns=["bin_variable"]).to_string(index=False), flush=True)

@@ -98,8 +98,34 @@ def convert(path, selection: dict, jet_radius: float, sqrt_s_gev: float = 13000.
     return _convert_tree(tree, path, selection, jet_radius, sqrt_s_gev)
 
 
+def convert_with_selection(path, selection: dict, jet_radius: float, sqrt_s_gev: float = 13000.0) -> tuple[ak.Array, np.ndarray]:
+    """Every event of one Delphes file converted without cuts, and whether each passes `selection`; one read."""
+    _, tree = _open_tree(path)
+    data = _read_event_data(tree, path)
+    return _events_from_data(data, {}, jet_radius, sqrt_s_gev), _select(_analysis_jets(data, selection), data, selection)
+
+
 def _convert_tree(tree, path, selection: dict, jet_radius: float, sqrt_s_gev: float) -> ak.Array:
-    """Analysis-ready events of one Delphes tree after a selection.
+    return _events_from_data(_read_event_data(tree, path), selection, jet_radius, sqrt_s_gev)
+
+
+def _read_event_data(tree, path) -> dict[str, ak.Array]:
+    eflow_fields = {branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
+    event_fields = [field for field in ("Number", "Scale", "X1", "X2") if f"Event.{field}" in tree]
+    return _read_collections(tree, path, {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"],
+                                          "Electron": ["PT"], "Muon": ["PT"]} | eflow_fields
+                             | ({"Event": event_fields} if event_fields else {}))
+
+
+def _analysis_jets(data, selection: dict) -> ak.Array:
+    """The jets a selection sees: pT-ordered, its jet pT and |eta| cuts applied, at most MAX_JETS."""
+    jets = data["Jet"][ak.argsort(data["Jet"].PT, ascending=False)]
+    jets = jets[(jets.PT > selection.get("jet_pt_min_gev", 0.0)) & (abs(jets.Eta) < selection.get("jet_abs_eta_max", np.inf))]
+    return jets[:, :MAX_JETS]
+
+
+def _events_from_data(data: dict[str, ak.Array], selection: dict, jet_radius: float, sqrt_s_gev: float) -> ak.Array:
+    """Analysis-ready events of one Delphes tree's collections after a selection.
 
     Per event: up to 10 jets (pT, eta, phi, mass), MET, numbers of isolated
     electrons and muons, M_jj of the two leading jets and the constituents
@@ -107,14 +133,7 @@ def _convert_tree(tree, path, selection: dict, jet_radius: float, sqrt_s_gev: fl
     Delphes' Event branch, also the hard process' scale (pT-hat for Pythia's
     2 -> 2 processes) and m-hat = sqrt(x1 x2 s).
     """
-    eflow_fields = {branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
-    event_fields = [field for field in ("Number", "Scale", "X1", "X2") if f"Event.{field}" in tree]
-    data = _read_collections(tree, path, {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"],
-                                          "Electron": ["PT"], "Muon": ["PT"]} | eflow_fields
-                             | ({"Event": event_fields} if event_fields else {}))
-    jets = data["Jet"][ak.argsort(data["Jet"].PT, ascending=False)]
-    jets = jets[(jets.PT > selection.get("jet_pt_min_gev", 0.0)) & (abs(jets.Eta) < selection.get("jet_abs_eta_max", np.inf))]
-    jets = jets[:, :MAX_JETS]
+    jets = _analysis_jets(data, selection)
     keep = _select(jets, data, selection)
     jets = jets[keep]
     leading = jets[:, :2]
@@ -135,7 +154,7 @@ def _convert_tree(tree, path, selection: dict, jet_radius: float, sqrt_s_gev: fl
     eflow = ak.concatenate(parts, axis=1)
     constituents = _assign_constituents(eflow, leading, jet_radius)
     met = data["MissingET"][keep]
-    hard_process = _hard_process(data["Event"][keep], sqrt_s_gev) if event_fields else {}
+    hard_process = _hard_process(data["Event"][keep], sqrt_s_gev) if "Event" in data else {}
     return ak.zip(
         {
             "jet_pt": ak.values_astype(jets.PT, np.float32),
