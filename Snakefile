@@ -36,7 +36,6 @@ wildcard_constraints:
     trial=r"\d+",
 
 
-
 include: "rules/events.smk"  # cards -> particles -> detector ROOT -> analysis events, chunk by chunk
 include: "rules/external.smk"  # MadGraph and Delphes: built once, then MadGraph LHE, Delphes -> detector ROOT
 include: "rules/cohen2018_toy.smk"  # Cohen et al., toy model: datasets, ensembles, Figs. 4-7 and 12

@@ -4,7 +4,7 @@ The baseline is the usual PyTorch loop for one network (nn.Sequential,
 autograd, torch.optim.Adam, a shuffled batch per step), run network after
 network; the ensembles train many networks at once, with the batched torch
 step (eager, or fused with torch.compile) or with the compiled CPU kernel
-(workflow_scripts/_mlp_kernel.c), which is what the pipeline uses on a CPU.
+(workflow_scripts/ml/_mlp_kernel.c), which is what the pipeline uses on a CPU.
 
 Run by hand:  python benchmarks/ensemble_throughput.py [--events 64000] [--members 100 600] [--compile]
 

@@ -11,12 +11,12 @@ rule lhc_dataset:
         background=lambda wildcards: [path for name in LHC["backgrounds"] for path in sample_chunks("events", name)],
     output:
         "results/datasets/cohen2018_lhc/events.parquet",
-    params:
-        seed=config["seed"],
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/lhc_dataset/events.log",
+    conda:
+        "../envs/ml.yaml"
+    params:
+        seed=config["seed"],
     shell:
         "python -m workflow_scripts.studies.cohen2018_lhc.study data --signal {input.signal} --background {input.background}"
         " --seed {params.seed} --output {output} > {log} 2>&1"
@@ -32,18 +32,24 @@ rule train_lhc:
         rendered=f"{LHC_METRICS}/tables.md",
         roc=f"{LHC_METRICS}/roc.csv",
         model="results/models/cohen2018_lhc/baseline.pt",
-    params:
-        settings=lambda wildcards: json_argument({"members": LHC["trainings"], "network": LHC["network"],
-                                                  "seed": config["seed"], "device": config["training"]["device"]}),
-    threads: 1
-    resources:
-        gpu=training_gpus,
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/train_lhc/trainings.log",
     benchmark:
         "benchmarks/train_lhc/trainings.tsv"
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    resources:
+        gpu=training_gpus,
+    params:
+        settings=lambda wildcards: json_argument(
+            {
+                "members": LHC["trainings"],
+                "network": LHC["network"],
+                "seed": config["seed"],
+                "device": config["training"]["device"],
+            }
+        ),
     shell:
         "python -m workflow_scripts.studies.cohen2018_lhc.study train --data {input} --settings {params.settings}"
         " --threads {threads} --metrics {output.metrics} --table {output.table} --table4 {output.table4}"
@@ -60,15 +66,15 @@ rule lhc_combination:
         working_points=f"{LHC_METRICS}/working_points.csv",
         grid=f"{LHC_METRICS}/combination_grid.csv",
         combiner="results/models/cohen2018_lhc/combination.pt",
-    params:
-        settings=lambda wildcards: json_argument({**LHC["combination"], "seed": config["seed"]}),
-    threads: 1
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/lhc_combination/combination.log",
     benchmark:
         "benchmarks/lhc_combination/combination.tsv"
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    params:
+        settings=lambda wildcards: json_argument({**LHC["combination"], "seed": config["seed"]}),
     shell:
         "python -m workflow_scripts.studies.cohen2018_lhc.combination --data {input.data} --model {input.model}"
         " --background {input.background} --settings {params.settings} --threads {threads} --events {output.events}"
@@ -79,14 +85,18 @@ rule cohen2018_fig10_mismodelling:
     input:
         roc=rules.train_lhc.output.roc,
     output:
-        pdf=report("results/figures/cohen2018/fig10_mismodelling.pdf", category="Cohen 2018 LHC", caption="../report/cohen2018_fig10_mismodelling.rst"),
+        pdf=report(
+            "results/figures/cohen2018/fig10_mismodelling.pdf",
+            category="Cohen 2018 LHC",
+            caption="../report/cohen2018_fig10_mismodelling.rst",
+        ),
         png="results/figures/cohen2018/fig10_mismodelling.png",
-    params:
-        inputs=named_inputs,
-    conda:
-        "../envs/plotting.yaml"
     log:
         "logs/cohen2018_fig10_mismodelling/fig10.log",
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        inputs=named_inputs,
     shell:
         "python -m workflow_scripts.figures cohen2018-fig10 --inputs {params.inputs} --output {output.pdf} > {log} 2>&1"
 
@@ -96,15 +106,19 @@ rule cohen2018_fig09_high_met:
         events=rules.lhc_combination.output.events,
         working_points=rules.lhc_combination.output.working_points,
     output:
-        pdf=report("results/figures/cohen2018/fig09_high_met.pdf", category="Cohen 2018 LHC", caption="../report/cohen2018_fig09_high_met.rst"),
+        pdf=report(
+            "results/figures/cohen2018/fig09_high_met.pdf",
+            category="Cohen 2018 LHC",
+            caption="../report/cohen2018_fig09_high_met.rst",
+        ),
         png="results/figures/cohen2018/fig09_high_met.png",
+    log:
+        "logs/cohen2018_fig09_high_met/fig09.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         figure="cohen2018-fig09",
         inputs=named_inputs,
-    conda:
-        "../envs/plotting.yaml"
-    log:
-        "logs/cohen2018_fig09_high_met/fig09.log",
     shell:
         "python -m workflow_scripts.figures {params.figure} --inputs {params.inputs} --output {output.pdf} > {log} 2>&1"
 
@@ -115,10 +129,14 @@ use rule cohen2018_fig09_high_met as cohen2018_fig11_combination with:
         working_points=rules.lhc_combination.output.working_points,
         grid=rules.lhc_combination.output.grid,
     output:
-        pdf=report("results/figures/cohen2018/fig11_combination.pdf", category="Cohen 2018 LHC", caption="../report/cohen2018_fig11_combination.rst"),
+        pdf=report(
+            "results/figures/cohen2018/fig11_combination.pdf",
+            category="Cohen 2018 LHC",
+            caption="../report/cohen2018_fig11_combination.rst",
+        ),
         png="results/figures/cohen2018/fig11_combination.png",
+    log:
+        "logs/cohen2018_fig11_combination/fig11.log",
     params:
         figure="cohen2018-fig11",
         inputs=named_inputs,
-    log:
-        "logs/cohen2018_fig11_combination/fig11.log",

@@ -9,15 +9,17 @@
 rule toy_datasets:
     output:
         "results/datasets/cohen2018_toy/toy.parquet",
-    params:
-        settings=json_argument({key: TOY[key] for key in ("n_per_set", "fractions", "n_test", "test_fraction",
-                                                          "validation_fraction")} | {"seed": config["seed"]}),
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/toy_datasets/toy.log",
     benchmark:
         "benchmarks/toy_datasets/toy.tsv"
+    conda:
+        "../envs/ml.yaml"
+    params:
+        settings=json_argument(
+            {key: TOY[key] for key in ("n_per_set", "fractions", "n_test", "test_fraction", "validation_fraction")}
+            | {"seed": config["seed"]}
+        ),
     shell:
         "python -m workflow_scripts.studies.cohen2018_toy.study data --settings {params.settings} --output {output} > {log} 2>&1"
 
@@ -28,10 +30,10 @@ rule toy_bayes_optimal:
     output:
         metrics=f"{TOY_METRICS}/bayes_optimal.csv",
         roc=f"{TOY_METRICS}/bayes_optimal_roc.csv",
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/toy_bayes_optimal/toy.log",
+    conda:
+        "../envs/ml.yaml"
     shell:
         "python -m workflow_scripts.studies.cohen2018_toy.study bayes --data {input}"
         " --metrics {output.metrics} --roc {output.roc} > {log} 2>&1"
@@ -46,17 +48,17 @@ rule train_toy_job:
         metrics=f"{TOY_METRICS}/jobs/{{toy_job}}/metrics.csv",
         roc=f"{TOY_METRICS}/jobs/{{toy_job}}/roc.csv",
         hist=f"{TOY_METRICS}/jobs/{{toy_job}}/outputs_hist.csv",
-    params:
-        settings=toy_job_settings,
-    threads: TOY["threads"]
-    resources:
-        gpu=training_gpus,
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/train_toy_job/{toy_job}.log",
     benchmark:
         "benchmarks/train_toy_job/{toy_job}.tsv"
+    conda:
+        "../envs/ml.yaml"
+    threads: TOY["threads"]
+    resources:
+        gpu=training_gpus,
+    params:
+        settings=toy_job_settings,
     shell:
         "python -m workflow_scripts.studies.cohen2018_toy.study train --data {input.data} --bayes {input.bayes}"
         " --settings {params.settings} --threads {threads} --model {output.model} --metrics {output.metrics}"
@@ -68,10 +70,10 @@ rule toy_summary:
         toy_job_outputs("metrics"),
     output:
         f"{TOY_METRICS}/summary.csv",
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/toy_summary/summary.log",
+    conda:
+        "../envs/ml.yaml"
     shell:
         "python -m workflow_scripts.core.tables concat {input} --output {output} > {log} 2>&1"
 
@@ -84,16 +86,20 @@ rule cohen2018_toy_figure:
         bayes=rules.toy_bayes_optimal.output.metrics,
         bayes_roc=rules.toy_bayes_optimal.output.roc,
     output:
-        pdf=report("results/figures/cohen2018/{figure}.pdf", category="Cohen 2018 toy model", caption="../report/cohen2018_toy_figures.rst"),
+        pdf=report(
+            "results/figures/cohen2018/{figure}.pdf",
+            category="Cohen 2018 toy model",
+            caption="../report/cohen2018_toy_figures.rst",
+        ),
         png="results/figures/cohen2018/{figure}.png",
-    params:
-        name=lambda wildcards: COHEN2018_TOY_FIGURES[wildcards.figure],
-        inputs=named_inputs,
+    log:
+        "logs/cohen2018_toy_figure/{figure}.log",
     wildcard_constraints:
         figure="|".join(COHEN2018_TOY_FIGURES),
     conda:
         "../envs/plotting.yaml"
-    log:
-        "logs/cohen2018_toy_figure/{figure}.log",
+    params:
+        name=lambda wildcards: COHEN2018_TOY_FIGURES[wildcards.figure],
+        inputs=named_inputs,
     shell:
         "python -m workflow_scripts.figures {params.name} --inputs {params.inputs} --output {output.pdf} > {log} 2>&1"

@@ -8,6 +8,7 @@ import shlex
 from snakemake.settings.types import DeploymentMethod
 
 from workflow_scripts.analysis.regions import MjjRegions
+from workflow_scripts.core.devices import nvidia_gpu_present
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.generation.cards import configured_samples, generator_entry, sample_label
 from workflow_scripts.studies.cohen2018_toy.plan import JOB_NAME_PATTERN, plan_jobs, plan_runs
@@ -27,10 +28,11 @@ def named_inputs(wildcards, input):
 
 
 def training_gpus(wildcards):
-    """A training job claims a GPU only with `training.device: cuda`, so `--resources gpu=N` runs N at a time.
-    With `auto` a job uses a GPU if its host has one but claims none: the plan may be built on a submit host
-    without GPUs (or without torch), and the choice is the job's, not the planner's."""
-    return 1 if config["training"]["device"] == "cuda" else 0
+    """A training job claims a GPU when it will use one (`cuda`, or `auto` on a machine showing an NVIDIA GPU), so
+    `--resources gpu=N` runs N at a time; CPU trainings claim none and run in parallel across cores.  The check
+    needs no torch: the plan may be built where torch is not installed (cluster profiles set the claim themselves)."""
+    device = config["training"]["device"]
+    return 1 if device == "cuda" or (device == "auto" and nvidia_gpu_present()) else 0
 
 
 def require_sample(name, purpose):
@@ -89,6 +91,7 @@ if unknown_selections():
 
 # --- The shared event chain (rules/events.smk) -----------------------------------------------------------
 
+
 def slha_input(wildcards):
     """Gluino samples read their SUSY spectrum from an SLHA file rendered beside the card."""
     if SAMPLES[wildcards.sample]["process"] == "gluino_pair":
@@ -134,8 +137,13 @@ def tool_argument(input):
 
 def lhe_card_settings(wildcards):
     """Card settings of one MadGraph chunk, as a shell argument: shower that chunk's LHE file (plus the sample's extras)."""
-    return json_argument({"process": "lhe", "lhe_file": lhe_input(wildcards),
-                          "extra_settings": SAMPLES[wildcards.sample].get("extra_settings", {})})
+    return json_argument(
+        {
+            "process": "lhe",
+            "lhe_file": lhe_input(wildcards),
+            "extra_settings": SAMPLES[wildcards.sample].get("extra_settings", {}),
+        }
+    )
 
 
 # --- Cohen et al., toy model (rules/cohen2018_toy.smk) ---------------------------------------------------
@@ -166,9 +174,17 @@ def toy_outputs():
 
 
 def toy_job_settings(wildcards):
-    return json_argument({"runs": TOY_JOBS[wildcards.toy_job], "members": TOY["trainings_per_run"],
-                          "label_a": TOY["fractions"][0], "network": TOY["network"], "seed": config["seed"],
-                          "device": config["training"]["device"], "compile": TOY["compile"]})
+    return json_argument(
+        {
+            "runs": TOY_JOBS[wildcards.toy_job],
+            "members": TOY["trainings_per_run"],
+            "label_a": TOY["fractions"][0],
+            "network": TOY["network"],
+            "seed": config["seed"],
+            "device": config["training"]["device"],
+            "compile": TOY["compile"],
+        }
+    )
 
 
 # --- Cohen et al., LHC study (rules/cohen2018_lhc.smk) ---------------------------------------------------
@@ -184,8 +200,10 @@ def lhc_outputs():
     if not LHC:
         return []
     return [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md", "working_points.csv")] + expand(
-        "results/figures/cohen2018/{figure}.{ext}", ext=["pdf", "png"],
-        figure=["fig09_high_met", "fig10_mismodelling", "fig11_combination"])
+        "results/figures/cohen2018/{figure}.{ext}",
+        ext=["pdf", "png"],
+        figure=["fig09_high_met", "fig10_mismodelling", "fig11_combination"],
+    )
 
 
 # --- CWoLa (rules/cwola.smk) -----------------------------------------------------------------------------
@@ -238,7 +256,8 @@ def cwola_training_outputs(method="cwola"):
     """Metrics of every training of a method: cwola, transfer, meta, transfer_large or meta_large."""
     return [
         "{metrics}/{method}_trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(
-            metrics=CWOLA_METRICS, method=method, **point)
+            metrics=CWOLA_METRICS, method=method, **point
+        )
         for point in cwola_trainings(method)
     ]
 
@@ -290,8 +309,9 @@ def image_file(sample, npix):
 
 
 def cwola_outputs():
-    outputs = expand("results/figures/cwola/{figure}.{ext}", figure=["fig01_mjj", "fig02_images", "fig03_significance"],
-                     ext=["pdf", "png"])
+    outputs = expand(
+        "results/figures/cwola/{figure}.{ext}", figure=["fig01_mjj", "fig02_images", "fig03_significance"], ext=["pdf", "png"]
+    )
     outputs.append(f"{CWOLA_METRICS}/cwola_summary.csv")
     if "transfer" in CWOLA:
         outputs += expand("results/figures/cwola/fig04_transfer.{ext}", ext=["pdf", "png"])
@@ -324,8 +344,11 @@ def closure_detector_files(sample, detector_name):
 def closure_outputs():
     if not CLOSURE:
         raise ValueError("target `closure` needs config key `closure` (samples and chunks; see config.yaml)")
-    return ["results/metrics/validation/detector_closure.csv", "results/figures/validation/detector_closure.pdf",
-            "results/figures/validation/detector_closure.png"]
+    return [
+        "results/metrics/validation/detector_closure.csv",
+        "results/figures/validation/detector_closure.pdf",
+        "results/figures/validation/detector_closure.png",
+    ]
 
 
 def generator_cut_check_sample(key):

@@ -15,12 +15,12 @@ rule cwola_window_events:
         lambda wildcards: sample_chunks("events", wildcards.sample),
     output:
         "results/images/{sample}/window_events.parquet",
-    params:
-        regions=json_argument(CWOLA_REGIONS.to_dict()),
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/cwola_window_events/{sample}.log",
+    conda:
+        "../envs/ml.yaml"
+    params:
+        regions=json_argument(CWOLA_REGIONS.to_dict()),
     shell:
         "python -m workflow_scripts.analysis.regions --events {input} --regions {params.regions}"
         " --sample {wildcards.sample} --output {output} > {log} 2>&1"
@@ -32,12 +32,12 @@ rule jet_images:
         windows=rules.cwola_window_events.output,
     output:
         "results/images/{sample}/images_{npix}px.npy",
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/jet_images/{sample}/{npix}px.log",
     benchmark:
         "benchmarks/jet_images/{sample}/{npix}px.tsv"
+    conda:
+        "../envs/ml.yaml"
     shell:
         "python -m workflow_scripts.analysis.images build --events {input.events} --windows {input.windows}"
         " --npix {wildcards.npix} --output {output} > {log} 2>&1"
@@ -49,14 +49,14 @@ rule cwola_test_set:
         signal=lambda wildcards: window_events(wildcards.benchmark),
     output:
         "results/datasets/cwola/{benchmark}/test.parquet",
+    log:
+        "logs/cwola_test_set/{benchmark}.log",
+    conda:
+        "../envs/ml.yaml"
     params:
         background=CWOLA["background"],
         n_test=CWOLA["n_test_per_class"],
         seed=config["seed"],
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/cwola_test_set/{benchmark}.log",
     shell:
         "python -m workflow_scripts.studies.cwola.datasets test --background-windows {input.background}"
         " --signal-windows {input.signal} --background {params.background} --signal {wildcards.benchmark}"
@@ -70,15 +70,15 @@ rule cwola_dataset:
         test=rules.cwola_test_set.output,
     output:
         "results/datasets/cwola/{benchmark}/ssb{injection}/trial{trial}.parquet",
+    log:
+        "logs/cwola_dataset/{benchmark}/ssb{injection}/trial{trial}.log",
+    conda:
+        "../envs/ml.yaml"
     params:
         background=CWOLA["background"],
         background_sr_events=CWOLA["background_sr_events"],
         validation_fraction=CWOLA["validation_fraction"],
         seed=config["seed"],
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/cwola_dataset/{benchmark}/ssb{injection}/trial{trial}.log",
     shell:
         "python -m workflow_scripts.studies.cwola.datasets experiment --background-windows {input.background}"
         " --signal-windows {input.signal} --test-set {input.test} --background {params.background}"
@@ -94,16 +94,18 @@ rule transfer_pretraining_set:
         signals=lambda wildcards: [window_events(sample) for sample in pretraining_signals(wildcards)],
     output:
         "results/datasets/transfer/{benchmark}/pretraining.parquet",
+    log:
+        "logs/transfer_pretraining_set/{benchmark}.log",
+    conda:
+        "../envs/ml.yaml"
     params:
-        signal_windows=lambda wildcards: json_argument({sample: window_events(sample) for sample in pretraining_signals(wildcards)}),
+        signal_windows=lambda wildcards: json_argument(
+            {sample: window_events(sample) for sample in pretraining_signals(wildcards)}
+        ),
         background=CWOLA["background"],
         n_per_class=lambda wildcards: CWOLA["transfer"]["n_per_class"],
         validation_fraction=CWOLA["validation_fraction"],
         seed=config["seed"],
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/transfer_pretraining_set/{benchmark}.log",
     shell:
         "python -m workflow_scripts.studies.cwola.datasets pretraining --background-windows {input.background}"
         " --test-set {input.test} --signal-windows {params.signal_windows} --background {params.background}"
@@ -119,25 +121,33 @@ rule pretrain_transfer:
     output:
         model="results/models/{transfer}/{benchmark}/{npix}px/pretrained.pt",
         history=f"{CWOLA_METRICS}/{{transfer}}_pretraining/{{benchmark}}/{{npix}}px_history.csv",
-    params:
-        images=lambda wildcards: json_argument({sample: image_file(sample, wildcards.npix)
-                                                for sample in [CWOLA["background"], *pretraining_signals(wildcards)]}),
-        settings=lambda wildcards: json_argument({
-            "network": method_network(wildcards.transfer), "fit": CWOLA["transfer"]["fit"], "held_out": wildcards.benchmark,
-            "unit_intensity": CWOLA["unit_intensity_images"], "seed": config["seed"], "device": config["training"]["device"]}),
+    log:
+        "logs/pretrain_transfer/{transfer}/{benchmark}/{npix}px.log",
+    benchmark:
+        "benchmarks/pretrain_transfer/{transfer}/{benchmark}/{npix}px.tsv"
     wildcard_constraints:
         transfer="transfer|transfer_large",
+    conda:
+        "../envs/ml.yaml"
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
         mem_mb=pretraining_mem_mb,
         runtime=cwola_training_runtime,
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/pretrain_transfer/{transfer}/{benchmark}/{npix}px.log",
-    benchmark:
-        "benchmarks/pretrain_transfer/{transfer}/{benchmark}/{npix}px.tsv"
+    params:
+        images=lambda wildcards: json_argument(
+            {sample: image_file(sample, wildcards.npix) for sample in [CWOLA["background"], *pretraining_signals(wildcards)]}
+        ),
+        settings=lambda wildcards: json_argument(
+            {
+                "network": method_network(wildcards.transfer),
+                "fit": CWOLA["transfer"]["fit"],
+                "held_out": wildcards.benchmark,
+                "unit_intensity": CWOLA["unit_intensity_images"],
+                "seed": config["seed"],
+                "device": config["training"]["device"],
+            }
+        ),
     shell:
         "python -m workflow_scripts.studies.cwola.transfer --dataset {input.dataset} --images {params.images}"
         " --settings {params.settings} --threads {threads} --model {output.model} --history {output.history} > {log} 2>&1"
@@ -154,26 +164,35 @@ rule meta_train:
     output:
         model="results/models/{meta}/{benchmark}/{npix}px/meta_trained.pt",
         history=f"{CWOLA_METRICS}/{{meta}}_training/{{benchmark}}/{{npix}}px_history.csv",
-    params:
-        signals=lambda wildcards: json_argument({
-            sample: {"windows": window_events(sample), "images": image_file(sample, wildcards.npix)}
-            for sample in pretraining_signals(wildcards)}),
-        settings=lambda wildcards: json_argument({
-            "meta": CWOLA["meta"], "held_out": wildcards.benchmark, "unit_intensity": CWOLA["unit_intensity_images"],
-            "seed": config["seed"], "device": config["training"]["device"]}),
+    log:
+        "logs/meta_train/{meta}/{benchmark}/{npix}px.log",
+    benchmark:
+        "benchmarks/meta_train/{meta}/{benchmark}/{npix}px.tsv"
     wildcard_constraints:
         meta="meta|meta_large",
+    conda:
+        "../envs/ml.yaml"
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
         mem_mb=cwola_training_mem_mb,
         runtime=cwola_training_runtime,
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/meta_train/{meta}/{benchmark}/{npix}px.log",
-    benchmark:
-        "benchmarks/meta_train/{meta}/{benchmark}/{npix}px.tsv"
+    params:
+        signals=lambda wildcards: json_argument(
+            {
+                sample: {"windows": window_events(sample), "images": image_file(sample, wildcards.npix)}
+                for sample in pretraining_signals(wildcards)
+            }
+        ),
+        settings=lambda wildcards: json_argument(
+            {
+                "meta": CWOLA["meta"],
+                "held_out": wildcards.benchmark,
+                "unit_intensity": CWOLA["unit_intensity_images"],
+                "seed": config["seed"],
+                "device": config["training"]["device"],
+            }
+        ),
     shell:
         "python -m workflow_scripts.studies.cwola.meta --pretrained {input.pretrained}"
         " --background-windows {input.background_windows} --background-images {input.background_images}"
@@ -192,28 +211,38 @@ rule train_cwola:
         model="results/models/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
         metrics=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
         history=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
-    params:
-        settings=lambda wildcards: json_argument({
-            "network": method_network(wildcards.method), "fit": CWOLA["fit"],
-            "background_efficiencies": CWOLA["background_efficiencies"],
-            "identifiers": {"benchmark": wildcards.benchmark, "resolution": int(wildcards.npix),
-                            "injection": float(wildcards.injection), "trial": int(wildcards.trial)},
-            "method": wildcards.method, "unit_intensity": CWOLA["unit_intensity_images"], "seed": config["seed"],
-            "device": config["training"]["device"]}),
-        pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
+    log:
+        "logs/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.log",
+    benchmark:
+        "benchmarks/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.tsv"
     wildcard_constraints:
         method=METHODS,
+    conda:
+        "../envs/ml.yaml"
     threads: CWOLA["threads"]
     resources:
         gpu=training_gpus,
         mem_mb=cwola_training_mem_mb,
         runtime=cwola_training_runtime,
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.log",
-    benchmark:
-        "benchmarks/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.tsv"
+    params:
+        settings=lambda wildcards: json_argument(
+            {
+                "network": method_network(wildcards.method),
+                "fit": CWOLA["fit"],
+                "background_efficiencies": CWOLA["background_efficiencies"],
+                "identifiers": {
+                    "benchmark": wildcards.benchmark,
+                    "resolution": int(wildcards.npix),
+                    "injection": float(wildcards.injection),
+                    "trial": int(wildcards.trial),
+                },
+                "method": wildcards.method,
+                "unit_intensity": CWOLA["unit_intensity_images"],
+                "seed": config["seed"],
+                "device": config["training"]["device"],
+            }
+        ),
+        pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
     shell:
         "python -m workflow_scripts.studies.cwola.training --dataset {input.dataset} --test-set {input.test}"
         " --background-images {input.background_images} --signal-images {input.signal_images} {params.pretrained}"
@@ -226,12 +255,12 @@ rule cwola_summary:
         lambda wildcards: cwola_training_outputs(wildcards.method),
     output:
         f"{CWOLA_METRICS}/{{method}}_summary.csv",
+    log:
+        "logs/cwola_summary/{method}.log",
     wildcard_constraints:
         method=METHODS,
     conda:
         "../envs/ml.yaml"
-    log:
-        "logs/cwola_summary/{method}.log",
     shell:
         "python -m workflow_scripts.core.tables concat {input} --output {output} > {log} 2>&1"
 
@@ -243,13 +272,13 @@ rule cwola_fig01_mjj:
     output:
         pdf=report("results/figures/cwola/fig01_mjj.pdf", category="CWoLa", caption="../report/cwola_fig01_mjj.rst"),
         png="results/figures/cwola/fig01_mjj.png",
+    log:
+        "logs/cwola_fig01_mjj/fig01.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         inputs=named_inputs,
         settings=json_argument({"regions": CWOLA_REGIONS.to_dict(), "signal_label": "ID, $\\Lambda_D$ = 10 GeV"}),
-    conda:
-        "../envs/plotting.yaml"
-    log:
-        "logs/cwola_fig01_mjj/fig01.log",
     shell:
         "python -m workflow_scripts.figures cwola-fig01 --inputs {params.inputs} --settings {params.settings}"
         " --output {output.pdf} > {log} 2>&1"
@@ -264,12 +293,12 @@ rule cwola_fig02_panels:
         background_images=image_file(CWOLA["background"], max(CWOLA["resolutions"])),
     output:
         f"{CWOLA_METRICS}/fig02_panels.npz",
-    params:
-        npix=max(CWOLA["resolutions"]),
-    conda:
-        "../envs/ml.yaml"
     log:
         "logs/cwola_fig02_panels/fig02.log",
+    conda:
+        "../envs/ml.yaml"
+    params:
+        npix=max(CWOLA["resolutions"]),
     shell:
         "python -m workflow_scripts.analysis.images panels --signal-events {input.signal_events}"
         " --signal-windows {input.signal_windows} --signal-images {input.signal_images}"
@@ -283,13 +312,13 @@ rule cwola_fig02_images:
     output:
         pdf=report("results/figures/cwola/fig02_images.pdf", category="CWoLa", caption="../report/cwola_fig02_images.rst"),
         png="results/figures/cwola/fig02_images.png",
+    log:
+        "logs/cwola_fig02_images/fig02.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         inputs=named_inputs,
         settings=json_argument({"signal_label": sample_label(CWOLA["benchmarks"][0])}),
-    conda:
-        "../envs/plotting.yaml"
-    log:
-        "logs/cwola_fig02_images/fig02.log",
     shell:
         "python -m workflow_scripts.figures cwola-fig02 --inputs {params.inputs} --settings {params.settings}"
         " --output {output.pdf} > {log} 2>&1"
@@ -300,15 +329,17 @@ rule cwola_fig03_significance:
     input:
         summary=f"{CWOLA_METRICS}/cwola_summary.csv",
     output:
-        pdf=report("results/figures/cwola/fig03_significance.pdf", category="CWoLa", caption="../report/cwola_fig03_significance.rst"),
+        pdf=report(
+            "results/figures/cwola/fig03_significance.pdf", category="CWoLa", caption="../report/cwola_fig03_significance.rst"
+        ),
         png="results/figures/cwola/fig03_significance.png",
+    log:
+        "logs/cwola_fig03_significance/fig03.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         inputs=named_inputs,
         settings=json_argument({"benchmarks": CWOLA["benchmarks"][:2]}),
-    conda:
-        "../envs/plotting.yaml"
-    log:
-        "logs/cwola_fig03_significance/fig03.log",
     shell:
         "python -m workflow_scripts.figures cwola-significance --inputs {params.inputs} --settings {params.settings}"
         " --output {output.pdf} > {log} 2>&1"
@@ -321,11 +352,11 @@ use rule cwola_fig03_significance as cwola_fig04_transfer with:
     output:
         pdf=report("results/figures/cwola/fig04_transfer.pdf", category="CWoLa", caption="../report/cwola_fig04_transfer.rst"),
         png="results/figures/cwola/fig04_transfer.png",
+    log:
+        "logs/cwola_fig04_transfer/fig04.log",
     params:
         inputs=named_inputs,
         settings=json_argument({"benchmarks": CWOLA["benchmarks"][:2], "labels": ["transfer", "CWoLa"]}),
-    log:
-        "logs/cwola_fig04_transfer/fig04.log",
 
 
 use rule cwola_fig03_significance as cwola_fig05_meta_transfer with:
@@ -333,13 +364,15 @@ use rule cwola_fig03_significance as cwola_fig05_meta_transfer with:
         summary=f"{CWOLA_METRICS}/meta_summary.csv",
         compare=f"{CWOLA_METRICS}/transfer_summary.csv",
     output:
-        pdf=report("results/figures/cwola/fig05_meta_transfer.pdf", category="CWoLa", caption="../report/cwola_fig05_meta_transfer.rst"),
+        pdf=report(
+            "results/figures/cwola/fig05_meta_transfer.pdf", category="CWoLa", caption="../report/cwola_fig05_meta_transfer.rst"
+        ),
         png="results/figures/cwola/fig05_meta_transfer.png",
+    log:
+        "logs/cwola_fig05_meta_transfer/fig05.log",
     params:
         inputs=named_inputs,
         settings=json_argument({"benchmarks": CWOLA["benchmarks"][:2], "labels": ["meta-transfer", "transfer"]}),
-    log:
-        "logs/cwola_fig05_meta_transfer/fig05.log",
 
 
 use rule cwola_fig05_meta_transfer as cwola_fig06_large_kernels with:
@@ -347,7 +380,9 @@ use rule cwola_fig05_meta_transfer as cwola_fig06_large_kernels with:
         summary=f"{CWOLA_METRICS}/meta_large_summary.csv",
         compare=f"{CWOLA_METRICS}/transfer_large_summary.csv",
     output:
-        pdf=report("results/figures/cwola/fig06_large_kernels.pdf", category="CWoLa", caption="../report/cwola_fig06_large_kernels.rst"),
+        pdf=report(
+            "results/figures/cwola/fig06_large_kernels.pdf", category="CWoLa", caption="../report/cwola_fig06_large_kernels.rst"
+        ),
         png="results/figures/cwola/fig06_large_kernels.png",
     log:
         "logs/cwola_fig06_large_kernels/fig06.log",

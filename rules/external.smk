@@ -10,12 +10,12 @@
 rule install_madgraph:
     output:
         "tools/madgraph.json",
-    params:
-        source_dir=f"--source-dir {shlex.quote(TOOLS['source_dir'])}" if "source_dir" in TOOLS else "",
-    conda:
-        "../envs/tools.yaml"
     log:
         "logs/install_madgraph.log",
+    conda:
+        "../envs/tools.yaml"
+    params:
+        source_dir=f"--source-dir {shlex.quote(TOOLS['source_dir'])}" if "source_dir" in TOOLS else "",
     shell:
         "python -m workflow_scripts.external.install_tools madgraph --record {output} {params.source_dir} > {log} 2>&1"
 
@@ -23,13 +23,13 @@ rule install_madgraph:
 rule install_delphes:
     output:
         "tools/delphes.json",
-    params:
-        source_dir=f"--source-dir {shlex.quote(TOOLS['source_dir'])}" if "source_dir" in TOOLS else "",
-    threads: TOOLS.get("build_jobs", 4)
-    conda:
-        "../envs/tools.yaml"
     log:
         "logs/install_delphes.log",
+    conda:
+        "../envs/tools.yaml"
+    threads: TOOLS.get("build_jobs", 4)
+    params:
+        source_dir=f"--source-dir {shlex.quote(TOOLS['source_dir'])}" if "source_dir" in TOOLS else "",
     shell:
         "python -m workflow_scripts.external.install_tools delphes --record {output} {params.source_dir} --jobs {threads}"
         " > {log} 2>&1"
@@ -40,23 +40,23 @@ rule madgraph_events:
         tool=tool_record("madgraph"),
     output:
         "results/lhe/{sample}/chunk{chunk}.lhe.gz",
+    log:
+        "logs/madgraph_events/{sample}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/madgraph_events/{sample}/chunk{chunk}.tsv"
     wildcard_constraints:
         sample=MADGRAPH_SAMPLES,
+    conda:
+        "../envs/tools.yaml"
+    container:
+        GENERATOR_IMAGE
+    threads: TOOLS.get("madgraph_threads", 1)
     params:
         settings=sample_settings,
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         seed=config["seed"],
         sqrt_s_gev=config["generation"]["sqrt_s_gev"],
         tool=lambda wildcards, input: tool_argument(input),
-    threads: TOOLS.get("madgraph_threads", 1)
-    container:
-        GENERATOR_IMAGE
-    conda:
-        "../envs/tools.yaml"
-    log:
-        "logs/madgraph_events/{sample}/chunk{chunk}.log",
-    benchmark:
-        "benchmarks/madgraph_events/{sample}/chunk{chunk}.tsv"
     shell:
         "python -m workflow_scripts.external.madgraph run --sample {wildcards.sample} --settings {params.settings}"
         " --chunk {wildcards.chunk} --events {params.events} --seed {params.seed} --sqrt-s-gev {params.sqrt_s_gev}"
@@ -68,15 +68,15 @@ rule render_lhe_card:
         lhe=lhe_input,
     output:
         "results/cards/{sample}/chunk{chunk}.cmnd",
+    log:
+        "logs/render_lhe_card/{sample}/chunk{chunk}.log",
     wildcard_constraints:
         sample=MADGRAPH_SAMPLES,
+    conda:
+        "../envs/generation.yaml"
     params:
         settings=lhe_card_settings,
         sqrt_s_gev=config["generation"]["sqrt_s_gev"],
-    conda:
-        "../envs/generation.yaml"
-    log:
-        "logs/render_lhe_card/{sample}/chunk{chunk}.log",
     shell:
         "python -m workflow_scripts.generation.cards card --sample {wildcards.sample} --settings {params.settings}"
         " --sqrt-s-gev {params.sqrt_s_gev} --output {output} > {log} 2>&1"
@@ -89,8 +89,17 @@ rule simulate_delphes:
         tool=tool_record("delphes"),
     output:
         "results/delphes/{sample}/chunk{chunk}.root",
+    log:
+        "logs/simulate_delphes/{sample}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/simulate_delphes/{sample}/chunk{chunk}.tsv"
     wildcard_constraints:
         sample=DELPHES_SAMPLES,
+    conda:
+        "../envs/tools.yaml"
+    container:
+        GENERATOR_IMAGE
+    threads: 1
     params:
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         batch_size=config["generation"]["batch_size"],
@@ -98,15 +107,6 @@ rule simulate_delphes:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
         lhe=lhe_first_event,
         tool=lambda wildcards, input: tool_argument(input),
-    threads: 1
-    container:
-        GENERATOR_IMAGE
-    conda:
-        "../envs/tools.yaml"
-    log:
-        "logs/simulate_delphes/{sample}/chunk{chunk}.log",
-    benchmark:
-        "benchmarks/simulate_delphes/{sample}/chunk{chunk}.tsv"
     shell:
         "python -m workflow_scripts.detector.delphes --card {input.card} --output {output} --sample {wildcards.sample}"
         " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size} --seed {params.seed}"

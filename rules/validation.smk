@@ -12,13 +12,13 @@ rule check_generator_cuts:
         lambda wildcards: sample_chunks("events", generator_cut_check_sample("loose_sample")),
     output:
         "results/metrics/cwola/generator_cut_check.csv",
+    log:
+        "logs/check_generator_cuts/check.log",
+    conda:
+        "../envs/ml.yaml"
     params:
         regions=json_argument(CWOLA_REGIONS.to_dict()),
         tight=lambda wildcards: SAMPLES[generator_cut_check_sample("sample")],
-    conda:
-        "../envs/ml.yaml"
-    log:
-        "logs/check_generator_cuts/check.log",
     shell:
         "python -m workflow_scripts.validation.generator_cuts --loose-events {input} --regions {params.regions}"
         " --pt-hat-min-gev {params.tight[pt_hat_min_gev]} --m-hat-min-gev {params.tight[m_hat_min_gev]}"
@@ -30,15 +30,17 @@ rule check_generator_cuts_figure:
         loose_events=lambda wildcards: sample_chunks("events", generator_cut_check_sample("loose_sample")),
         check=rules.check_generator_cuts.output,
     output:
-        pdf=report("results/figures/cwola/check_generator_cuts.pdf", category="Validation", caption="../report/check_generator_cuts.rst"),
+        pdf=report(
+            "results/figures/cwola/check_generator_cuts.pdf", category="Validation", caption="../report/check_generator_cuts.rst"
+        ),
         png="results/figures/cwola/check_generator_cuts.png",
+    log:
+        "logs/check_generator_cuts_figure/check.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         inputs=named_inputs,
         settings=json_argument({"regions": CWOLA_REGIONS.to_dict()}),
-    conda:
-        "../envs/plotting.yaml"
-    log:
-        "logs/check_generator_cuts_figure/check.log",
     shell:
         "python -m workflow_scripts.figures validation-generator-cuts --inputs {params.inputs} --settings {params.settings}"
         " --output {output.pdf} > {log} 2>&1"
@@ -47,23 +49,23 @@ rule check_generator_cuts_figure:
 use rule simulate_detector as closure_embedded with:
     output:
         "results/closure/embedded/{sample}/chunk{chunk}.root",
-    wildcard_constraints:
-        sample=SAMPLE_PATTERN,
     log:
         "logs/closure_embedded/{sample}/chunk{chunk}.log",
     benchmark:
         "benchmarks/closure_embedded/{sample}/chunk{chunk}.tsv"
+    wildcard_constraints:
+        sample=SAMPLE_PATTERN,
 
 
 use rule simulate_delphes as closure_delphes with:
     output:
         "results/closure/delphes/{sample}/chunk{chunk}.root",
-    wildcard_constraints:
-        sample=SAMPLE_PATTERN,
     log:
         "logs/closure_delphes/{sample}/chunk{chunk}.log",
     benchmark:
         "benchmarks/closure_delphes/{sample}/chunk{chunk}.tsv"
+    wildcard_constraints:
+        sample=SAMPLE_PATTERN,
 
 
 rule closure_sample:
@@ -73,6 +75,13 @@ rule closure_sample:
     output:
         csv="results/closure/{sample}/closure.csv",
         arrays="results/closure/{sample}/closure.npz",
+    log:
+        "logs/closure_sample/{sample}.log",
+    benchmark:
+        "benchmarks/closure_sample/{sample}.tsv"
+    conda:
+        "../envs/closure.yaml"
+    threads: 1
     params:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
         selection=lambda wildcards: json_argument(config["selections"][SAMPLES[wildcards.sample]["selection"]]),
@@ -80,13 +89,6 @@ rule closure_sample:
         cnn_epochs=CLOSURE.get("cnn_epochs", 50),
         tolerances=json_argument(CLOSURE.get("tolerances", {})),
         seed=lambda wildcards: derive_seed(config["seed"], "closure", wildcards.sample),
-    threads: 1
-    conda:
-        "../envs/closure.yaml"
-    log:
-        "logs/closure_sample/{sample}.log",
-    benchmark:
-        "benchmarks/closure_sample/{sample}.tsv"
     shell:
         "python -m workflow_scripts.validation.closure sample --sample {wildcards.sample} --embedded {input.embedded}"
         " --delphes {input.delphes} --jet-radius {params.jet_radius} --selection {params.selection} --npix {params.npix}"
@@ -99,10 +101,10 @@ rule closure_summary:
         expand("results/closure/{sample}/closure.csv", sample=CLOSURE.get("samples", [])),
     output:
         "results/metrics/validation/detector_closure.csv",
-    conda:
-        "../envs/closure.yaml"
     log:
         "logs/closure_summary/summary.log",
+    conda:
+        "../envs/closure.yaml"
     shell:
         "python -m workflow_scripts.validation.closure combine {input} --output {output} > {log} 2>&1"
 
@@ -112,13 +114,15 @@ rule closure_figure:
         tables=expand("results/closure/{sample}/closure.csv", sample=CLOSURE.get("samples", [])),
         arrays=expand("results/closure/{sample}/closure.npz", sample=CLOSURE.get("samples", [])),
     output:
-        pdf=report("results/figures/validation/detector_closure.pdf", category="Validation", caption="../report/detector_closure.rst"),
+        pdf=report(
+            "results/figures/validation/detector_closure.pdf", category="Validation", caption="../report/detector_closure.rst"
+        ),
         png="results/figures/validation/detector_closure.png",
-    params:
-        inputs=named_inputs,
-    conda:
-        "../envs/plotting.yaml"
     log:
         "logs/closure_figure/closure.log",
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        inputs=named_inputs,
     shell:
         "python -m workflow_scripts.figures validation-detector-closure --inputs {params.inputs} --output {output.pdf} > {log} 2>&1"

@@ -61,8 +61,26 @@ def with_parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
+def runtime_nodes(tree: ast.AST):
+    """Every node of a module, as ast.walk, except the bodies of ``if TYPE_CHECKING:`` blocks (never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            todo.extend(node.orelse)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def imports_of(path: Path, module: str, source_root: Path) -> tuple[set[str], list[Import], list[str]]:
-    """What one file imports, anywhere in it (module level, functions, methods): the package's own modules (each
+    """What one file imports, anywhere in it (module level, functions, methods; not under ``if TYPE_CHECKING:``): the
+    package's own modules (each
     with its parent packages), the top-level names of every other import, and imports that name a module of the
     package that does not exist."""
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -83,7 +101,7 @@ def imports_of(path: Path, module: str, source_root: Path) -> tuple[set[str], li
             if module_file(f"{name}.{sub}", source_root) is not None:
                 internal.add(f"{name}.{sub}")
 
-    for node in ast.walk(tree):
+    for node in runtime_nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == PACKAGE:
@@ -355,7 +373,8 @@ def synthetic_package(tmp_path):
                   "def run():\n    import scipy.stats\n    from . import d_relative\n",
         "a/c.py": "import numpy as np\n\nclass K:\n    def m(self):\n        from workflow_scripts import d\n",
         "a/d_relative.py": "from ..d import thing\n",
-        "d.py": "def thing():\n    import pandas\n",
+        "d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import matplotlib\nelse:\n    import pyarrow\n"
+                "def thing():\n    import pandas\n",
         "e/__init__.py": "",
         "e/__main__.py": "import torch\n",
     }
@@ -369,18 +388,18 @@ def synthetic_package(tmp_path):
 def test_analysis_follows_package_imports_lazy_and_relative(synthetic_package):
     imports, problems = third_party_imports(f"{PACKAGE}.a.b", synthetic_package, main=True)
     assert not problems
-    assert {item.name for item in imports} == {"yaml", "scipy", "numpy", "pandas"}
+    assert {item.name for item in imports} == {"yaml", "scipy", "numpy", "pandas", "pyarrow"}
     imports, problems = third_party_imports(f"{PACKAGE}.e", synthetic_package, main=True)
     assert {item.name for item in imports} == {"torch"} and not problems
 
 
 def test_analysis_reports_a_missing_distribution(synthetic_package):
     imports, _ = third_party_imports(f"{PACKAGE}.a.b", synthetic_package, main=True)
-    missing = missing_distributions(imports, {"numpy", "pyyaml", "pandas"})
+    missing = missing_distributions(imports, {"numpy", "pyyaml", "pandas", "pyarrow"})
     assert list(missing) == ["scipy"] and "a/b.py:5" in missing["scipy"][0]
     # The import name maps to its distribution: yaml is PyYAML's, so listing "yaml" does not count.
-    assert "pyyaml" in missing_distributions(imports, {"numpy", "yaml", "scipy", "pandas"})
-    assert not missing_distributions(imports, {"numpy", "pyyaml", "scipy", "pandas"})
+    assert "pyyaml" in missing_distributions(imports, {"numpy", "yaml", "scipy", "pandas", "pyarrow"})
+    assert not missing_distributions(imports, {"numpy", "pyyaml", "scipy", "pandas", "pyarrow"})
 
 
 def test_analysis_reports_modules_that_do_not_exist(synthetic_package):

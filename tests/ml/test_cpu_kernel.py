@@ -13,7 +13,7 @@ from workflow_scripts.studies.cohen2018_toy import toy_model
 def test_kernel_is_built():
     """The guard: the kernel is optional at install time, but a test run must say when it is missing."""
     assert cpu_kernel.available(), (
-        "workflow_scripts/_mlp_kernel*.so is missing or stale: `pip install -e .` compiles it and needs a C compiler on PATH"
+        "workflow_scripts/ml/_mlp_kernel*.so is missing or stale: `pip install -e .` compiles it and needs a C compiler on PATH"
     )
 
 

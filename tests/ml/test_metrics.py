@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,13 @@ def test_efficiencies_at_working_points():
 def test_roc_rejects_single_class():
     with pytest.raises(ValueError, match="both signal"):
         metrics.auc([0.1, 0.2], [1, 1])
+
+
+def test_significance_formula_against_hand_values():
+    # sqrt(2 * (110 ln 1.1 - 10)) = sqrt(2 * 0.4841198) = 0.9839916
+    assert metrics.discovery_significance(10, 100) == pytest.approx(0.9839916, abs=1e-7)
+    assert metrics.discovery_significance(50, 50) == pytest.approx(math.sqrt(2 * (100 * math.log(2) - 50)))
+    assert metrics.discovery_significance(3, 1e6) == pytest.approx(3 / math.sqrt(1e6), rel=1e-5)  # s << b
+    assert metrics.discovery_significance(0, 10) == 0.0
+    with pytest.raises(ValueError):
+        metrics.discovery_significance(1, 0)

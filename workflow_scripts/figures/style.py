@@ -25,10 +25,11 @@ def apply_style() -> None:
 
 
 def save(figure, output) -> None:
-    """Write output (.pdf) and its .png sibling atomically."""
+    """Write output (.pdf) and its .png sibling atomically; the same figure gives the same bytes (no creation date)."""
     output = Path(output)
     figure.tight_layout()
     for path in (output, output.with_suffix(".png")):
+        kind = path.suffix[1:]
         with atomic_output(path) as temporary:
-            figure.savefig(temporary, format=path.suffix[1:], dpi=120)
+            figure.savefig(temporary, format=kind, dpi=120, metadata={"CreationDate": None} if kind == "pdf" else None)
     plt.close(figure)

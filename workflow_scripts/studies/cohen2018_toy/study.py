@@ -99,10 +99,10 @@ def command_train(args) -> None:
                 "n_test_background": int((labels == 0).sum())}
     tables = {"metrics": [], "roc": [], "hist": []}
     for index, run in enumerate(runs):
-        members = slice(index * members, (index + 1) * members)
-        per_member, roc, hist = evaluate_members(outputs[members], labels)
+        run_members = slice(index * members, (index + 1) * members)
+        per_member, roc, hist = evaluate_members(outputs[run_members], labels)
         columns = _run_settings_columns(run, settings, label_a, fractions, n_events)
-        per_member = per_member.assign(**columns, seed=member_seeds[members], val_loss=val_loss[members], bayes_auc=bayes_auc)
+        per_member = per_member.assign(**columns, seed=member_seeds[run_members], val_loss=val_loss[run_members], bayes_auc=bayes_auc)
         per_member["auc_gap_to_bayes"] = bayes_auc - per_member["auc"]
         tables["metrics"].append(per_member)
         tables["roc"].append(roc.assign(run=run.name))

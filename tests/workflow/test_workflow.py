@@ -12,7 +12,7 @@ import yaml
 
 from workflow_scripts.core import files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 pytestmark = pytest.mark.workflow
