@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from workflow_scripts.core import files
-from workflow_scripts.ml.models import CNNSettings, JetPairClassifier, load_model, save_model
+from workflow_scripts.ml.models import CNNSettings, JetPairClassifier, load_model, save_model, save_torch
 
 SMALL = CNNSettings(filters=(4, 4), kernels=(3, 3), pool_after=(True, True), dense=(8,))
 
@@ -33,7 +33,7 @@ def test_save_torch_writes_a_state_dict_with_lists_reproducibly(tmp_path):
     state = {"weight": torch.arange(12.0).reshape(3, 4), "runs": ["mae-1", "bce-2"], "members_per_run": 2,
              "member_seeds": [11, 12, 13, 14]}
     for name in ("a.pt", "b.pt"):
-        files.save_torch(state, tmp_path / name)
+        save_torch(state, tmp_path / name)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     loaded = torch.load(tmp_path / "b.pt", weights_only=True)
     assert loaded.keys() == state.keys() and torch.equal(loaded["weight"], state["weight"])

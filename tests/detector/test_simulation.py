@@ -266,3 +266,11 @@ def test_jet_definition_of_the_lhc_study_filters_stored_jets(qcd_chunk):
     jet_pt, jet_eta = ak.flatten(events.jet_pt), ak.flatten(events.jet_eta)
     assert len(jet_pt) > 0 and ak.all(jet_pt > 40) and ak.all(abs(jet_eta) < 2.5)
     assert ak.all(ak.num(events.jet_pt) <= 10) and ak.all(events.n_electrons + events.n_muons == 0)
+
+
+def test_particle_file_without_sample_and_chunk_is_refused_naming_it(tmp_path):
+    events = events_of([particle(2112, 0, 300.0, 0.2, 0.5, 0.9396)])
+    files.write_awkward(events, tmp_path / "particles.parquet", {"n_events": 1})
+    with pytest.raises(ValueError, match=r"particles.parquet lacks metadata \['sample', 'chunk'\]"):
+        simulation.simulate_chunk(tmp_path / "particles.parquet", tmp_path / "delphes.root", jet_radius=0.4, global_seed=1)
+    assert not (tmp_path / "delphes.root").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -50,22 +49,6 @@ def atomic_output(path, *, keep_name: bool = False):
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
-
-
-def save_torch(obj, path) -> None:
-    """torch.save, atomically and with the same bytes for the same object on every run.
-
-    Saved to a path, torch's zip archive names its records after the file (`<stem>/data.pkl`) and its
-    `.data/serialization_id` record hashes those names, so saving to atomic_output's random temporary name
-    gives different bytes each time. Saved to memory, the records are always `archive/...`; the archive's
-    timestamps are fixed by torch and the id then depends only on the records.
-    """
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    with atomic_output(path) as temporary:
-        temporary.write_bytes(buffer.getbuffer())
 
 
 METADATA_KEY = b"pipeline"

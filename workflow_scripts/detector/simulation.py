@@ -407,8 +407,11 @@ def _jets(eflow: FlatObjects, n_events, radius, pt_min_gev, fastjet, extra_scale
 def simulate_chunk(particles_path, output, jet_radius: float, global_seed: int, jet_energy_scale: float = 1.0) -> dict:
     """Particles Parquet -> Delphes-schema ROOT file for one chunk."""
     events, metadata = files.read_awkward(particles_path)
-    seed = derive_seed(global_seed, "detector", metadata.get("sample", Path(particles_path).parent.name), metadata.get("chunk", 0))
-    first_event_number = metadata.get("chunk", 0) * metadata.get("n_events", len(events))
+    missing = [key for key in ("sample", "chunk") if key not in metadata]
+    if missing:  # the detector seed and the event numbers follow from them
+        raise ValueError(f"{particles_path} lacks metadata {missing}: write particle files with generation.pythia")
+    seed = derive_seed(global_seed, "detector", metadata["sample"], metadata["chunk"])
+    first_event_number = metadata["chunk"] * metadata.get("n_events", len(events))
     collections = simulate(events, seed, jet_radius, first_event_number=first_event_number, jet_energy_scale=jet_energy_scale)
     provenance = metadata | {"detector_seed": seed, "jet_radius": jet_radius, "detector": "embedded CMS-like"}
     if jet_energy_scale != 1.0:

@@ -60,7 +60,8 @@ def _image_panels(inputs, settings, output):
 def _generator_cuts(inputs, settings, output):
     from workflow_scripts.validation.generator_cuts import read_loose_events
 
-    result = pd.read_csv(_one(inputs, "check")).iloc[0].to_dict()
+    check = pd.read_csv(_one(inputs, "check"))
+    result = {column: check[column].iloc[0].item() for column in check}  # per column: counts stay integers
     validation.generator_cut_check(read_loose_events(inputs["loose_events"]), MjjRegions.from_dict(settings["regions"]).windows,
                                    result["tight_pt_hat_min_gev"], result["tight_m_hat_min_gev"], result, output)
 

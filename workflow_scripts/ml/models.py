@@ -10,10 +10,13 @@ other.
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from workflow_scripts.core import files
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,27 @@ def product_bce(scores, targets, eps: float = 1e-7):
     return nn.functional.binary_cross_entropy(scores, targets.float())
 
 
+def save_torch(obj, path) -> None:
+    """torch.save, atomically and with the same bytes for the same object on every run.
+
+    Saved to a path, torch's zip archive names its records after the file (`<stem>/data.pkl`) and its
+    `.data/serialization_id` record hashes those names, so saving to atomic_output's random temporary name
+    gives different bytes each time. Saved to memory, the records are always `archive/...`; the archive's
+    timestamps are fixed by torch and the id then depends only on the records.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with files.atomic_output(path) as temporary:
+        temporary.write_bytes(buffer.getbuffer())
+
+
+METADATA_KEY = b"pipeline"
+
+
 def save_model(model: JetPairClassifier, path, extra: dict) -> None:
     """State dict plus what is needed to rebuild the network, loadable with weights_only=True."""
-    from workflow_scripts.core import files
 
-    files.save_torch({"state_dict": model.state_dict(), "npix": model.npix, "settings": model.settings.to_dict(), **extra},
+    save_torch({"state_dict": model.state_dict(), "npix": model.npix, "settings": model.settings.to_dict(), **extra},
                      path)
 
 

@@ -33,6 +33,7 @@ from workflow_scripts.core import files
 from workflow_scripts.core.devices import set_cpu_threads
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.ml import ensemble, metrics
+from workflow_scripts.ml.models import save_torch
 from workflow_scripts.studies.cohen2018_lhc.study import FEATURES, load_baseline, read_sample
 
 PB_TO_FB = 1000.0
@@ -204,7 +205,7 @@ def main(argv=None) -> None:
                                             "weights": "pb; each half scaled to the whole cross section of its class"})
     files.write_csv(points, args.working_points)
     files.write_csv(grid, args.grid)
-    files.save_torch(model, args.combiner)
+    save_torch(model, args.combiner)
     print(points.to_string(index=False))
 
 

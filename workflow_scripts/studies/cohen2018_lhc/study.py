@@ -26,6 +26,7 @@ from workflow_scripts.core import files
 from workflow_scripts.core.devices import set_cpu_threads
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.ml import ensemble, metrics
+from workflow_scripts.ml.models import save_torch
 from workflow_scripts.ml.weak_supervision import SupervisionRun, train_runs
 
 N_JETS = 10
@@ -241,7 +242,7 @@ def main(argv=None) -> None:
     settings = ensemble.training_settings(job["network"])
     per_network, roc, table4, model = mismodelling_study(table, settings, job["members"], job["seed"], job.get("device", "auto"),
                                                          log=lambda message: print(message, flush=True))
-    files.save_torch(model, args.model)
+    save_torch(model, args.model)
     files.write_csv(per_network, args.metrics)
     files.write_csv(roc, args.roc)
     summary = table3(per_network)

@@ -28,6 +28,7 @@ from workflow_scripts.core import files
 from workflow_scripts.core.devices import set_cpu_threads
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.ml import ensemble, metrics
+from workflow_scripts.ml.models import save_torch
 from workflow_scripts.ml.weak_supervision import WORKING_POINTS, SupervisionRun, evaluate_members, train_runs
 from workflow_scripts.studies.cohen2018_toy import toy_model
 
@@ -111,7 +112,7 @@ def command_train(args) -> None:
     state = trained.state_dict() | scaler.state_dict()
     state |= {"runs": [run.name for run in runs], "members_per_run": members, "features": list(toy_model.FEATURES),
               "member_seeds": member_seeds}
-    files.save_torch(state, args.model)
+    save_torch(state, args.model)
     for kind, path in (("metrics", args.metrics), ("roc", args.roc), ("hist", args.hist)):
         files.write_csv(pd.concat(tables[kind], ignore_index=True), path)
 

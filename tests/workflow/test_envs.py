@@ -9,11 +9,14 @@ too), following the ``workflow_scripts`` modules it imports, transitively.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import os
+import re
 import shlex
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from packaging.requirements import Requirement
 
 from workflow_scripts.core import environments
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "workflow_scripts"
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
@@ -79,10 +82,9 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def imports_of(path: Path, module: str, source_root: Path) -> tuple[set[str], list[Import], list[str]]:
-    """What one file imports, anywhere in it (module level, functions, methods; not under ``if TYPE_CHECKING:``): the
-    package's own modules (each
-    with its parent packages), the top-level names of every other import, and imports that name a module of the
-    package that does not exist."""
+    """What one file imports, anywhere in it (module level, functions, methods; not under ``if TYPE_CHECKING:``):
+    the package's own modules (each with its parent packages), the top-level names of every other import, and the
+    imports that name a module of the package that does not exist."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     internal: set[str] = set()
@@ -149,22 +151,27 @@ def third_party_imports(module: str, source_root: Path, main: bool = False) -> t
     return found, problems
 
 
+@functools.cache
+def installed_distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # reads every installed distribution's metadata: slow
+
+
 def distributions_of(import_name: str) -> set[str]:
     """The installed distributions that provide a top-level import name (yaml -> pyyaml, ROOT -> root), canonical.
     A name that nothing installed provides stands for a distribution of its own name."""
-    provided = importlib.metadata.packages_distributions().get(import_name)
+    provided = installed_distributions().get(import_name)
     return {canonical(name) for name in provided} if provided else {canonical(import_name)}
 
 
-def missing_distributions(imports: list[Import], available: set[str]) -> dict[str, list[str]]:
-    """Distribution (as pip names it) -> where it is imported, for each import that no listed distribution provides.
+def missing_distributions(imports: list[Import], available: set[str]) -> dict[str, list[Import]]:
+    """Distribution (canonical name) -> the imports of it, for each import that no listed distribution provides.
     `available` holds canonical names; an import counts only when its own distribution is listed directly (matplotlib
     must be listed even if mplhep would pull it in)."""
-    missing: dict[str, list[str]] = {}
+    missing: dict[str, list[Import]] = {}
     for item in imports:
         candidates = distributions_of(item.name)
         if not candidates & available:
-            missing.setdefault(" or ".join(sorted(candidates)), []).append(f"{item.name} at {item.where}")
+            missing.setdefault(" or ".join(sorted(candidates)), []).append(item)
     return missing
 
 
@@ -184,11 +191,10 @@ def python_modules(shellcmd: str) -> list[str]:
         position = index + 1
         while position < len(tokens) and tokens[position].startswith("-"):
             option = tokens[position]
-            if option == "-m" and position + 1 < len(tokens):
-                modules.append(tokens[position + 1])
-                break
-            if option.startswith("-m") and len(option) > 2:
-                modules.append(option[2:])
+            module = tokens[position + 1] if option == "-m" and position + 1 < len(tokens) else option[2:]
+            if option.startswith("-m"):
+                if all(part.isidentifier() for part in module.split(".")):
+                    modules.append(module)
                 break
             if option == "-c":
                 break
@@ -208,7 +214,7 @@ def env_distributions(env_file: Path) -> set[str]:
         if isinstance(item, dict):
             provided |= {canonical(Requirement(line).name) for line in item.get("pip", [])}
         else:
-            provided.add(canonical(item.split("=")[0].split("<")[0].split(">")[0].split(" ")[0]))
+            provided.add(canonical(re.split(r"[\s=<>!~]", item.strip())[0]))  # conda spec: name, then version
     return provided
 
 
@@ -226,22 +232,25 @@ class WorkflowRule:
 def load_rules(snakefile: Path, configfile: Path, workdir: Path) -> list[WorkflowRule]:
     """Every rule of the workflow, parsed by Snakemake itself (includes, `use rule ... with:`, config-dependent
     rules as this config defines them)."""
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
-
-    cwd, path = os.getcwd(), list(sys.path)
+    cwd, path = os.getcwd(), list(sys.path)  # the API changes directory; the Snakefile extends sys.path
     try:
-        with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-            workflow = api.workflow(resource_settings=ResourceSettings(),
-                                    config_settings=ConfigSettings(configfiles=[configfile]),
-                                    storage_settings=StorageSettings(), snakefile=snakefile, workdir=workdir)._workflow
-            rules = []
-            for rule in workflow.rules:
-                env = None
-                if isinstance(rule.conda_env, (str, Path)):
-                    env = (Path(str(rule.basedir)) / str(rule.conda_env)).resolve()  # relative to the rule file
-                rules.append(WorkflowRule(rule.name, env, rule.conda_env, rule.shellcmd))
-            return rules
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*CONDOR_CONFIG.*")  # the HTCondor plugin, imported on loading
+            from snakemake.api import SnakemakeApi
+            from snakemake.settings.enums import Quietness
+            from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+            with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+                workflow = api.workflow(resource_settings=ResourceSettings(),
+                                        config_settings=ConfigSettings(configfiles=[configfile]),
+                                        storage_settings=StorageSettings(), snakefile=snakefile, workdir=workdir)._workflow
+                rules = []
+                for rule in workflow.rules:
+                    env = None
+                    if isinstance(rule.conda_env, (str, Path)):  # a path relative to the file that defines the rule
+                        env = (Path(str(rule.basedir)) / str(rule.conda_env)).resolve()
+                    rules.append(WorkflowRule(rule.name, env, rule.conda_env, rule.shellcmd))
+                return rules
     finally:
         os.chdir(cwd)
         sys.path[:] = path
@@ -273,7 +282,7 @@ def test_envs_on_disk_are_generated_from_pyproject():
 
 def test_envs_pin_exactly_what_pyproject_pins():
     pyproject = environments.load_pyproject(ROOT)
-    pins = {canonical(Requirement(line).name): Requirement(line) for line in environments.project_pins(pyproject).values()}
+    pins = {name: Requirement(line) for name, line in environments.project_pins(pyproject).items()}
     for path in (ROOT / "envs").glob("*.yaml"):
         dependencies = yaml.safe_load(path.read_text())["dependencies"]
         assert "python=3.11" in dependencies and "pip" in dependencies
@@ -288,16 +297,17 @@ def test_pip_install_of_the_project_installs_every_environment_package():
     tests run against what the jobs run with."""
     pyproject = environments.load_pyproject(ROOT)
     project = pyproject["project"]
-    installed = {canonical(Requirement(line).name) for line in [*project["dependencies"], *project["optional-dependencies"]["stack"]]}
+    groups = [*project["dependencies"], *project["optional-dependencies"]["stack"]]
+    installed = {canonical(Requirement(line).name) for line in groups}
     for name, spec in environments.environment_table(pyproject).items():
-        assert {canonical(entry) for entry in spec["pip"]} <= installed, name
+        assert {canonical(entry) for entry in spec.get("pip", [])} <= installed, name
 
 
 def test_check_names_an_environment_that_differs(tmp_path, capsys):
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     assert environments.main(["--root", str(tmp_path)]) == 0
     assert environments.main(["--check", "--root", str(tmp_path)]) == 0
-    target = sorted((tmp_path / "envs").glob("*.yaml"))[0]
+    target = min((tmp_path / "envs").glob("*.yaml"))
     target.write_text(target.read_text().replace("  - pip:\n", "  - pip:\n      - left-over==1\n"))
     (tmp_path / "envs" / "stale.yaml").write_text("channels: []\n")
     capsys.readouterr()
@@ -343,9 +353,11 @@ def test_every_rule_env_holds_what_its_modules_import(conda_rules):
             analysed += 1
             imports, broken = third_party_imports(module, ROOT, main=True)
             problems += [f"rule {rule.name} ({module}): {problem}" for problem in broken]
-            for distribution, places in sorted(missing_distributions(imports, available).items()):
+            for distribution, found in sorted(missing_distributions(imports, available).items()):
+                names = ", ".join(sorted({item.name for item in found}))
+                places = ", ".join(sorted({item.where for item in found})[:3])
                 problems.append(f"rule {rule.name}: envs/{rule.env.name} lacks {distribution} "
-                                f"(python -m {module} imports {', '.join(sorted(set(places))[:3])})")
+                                f"(python -m {module} imports {names}: {places})")
     assert analysed, "no rule with a conda environment runs `python -m`: is the command parsing broken?"
     assert not problems, "\n".join(problems)
 
@@ -396,7 +408,7 @@ def test_analysis_follows_package_imports_lazy_and_relative(synthetic_package):
 def test_analysis_reports_a_missing_distribution(synthetic_package):
     imports, _ = third_party_imports(f"{PACKAGE}.a.b", synthetic_package, main=True)
     missing = missing_distributions(imports, {"numpy", "pyyaml", "pandas", "pyarrow"})
-    assert list(missing) == ["scipy"] and "a/b.py:5" in missing["scipy"][0]
+    assert list(missing) == ["scipy"] and missing["scipy"] == [Import("scipy", f"{PACKAGE}/a/b.py:5")]
     # The import name maps to its distribution: yaml is PyYAML's, so listing "yaml" does not count.
     assert "pyyaml" in missing_distributions(imports, {"numpy", "yaml", "scipy", "pandas", "pyarrow"})
     assert not missing_distributions(imports, {"numpy", "pyyaml", "scipy", "pandas", "pyarrow"})
@@ -417,7 +429,6 @@ def test_shell_commands_are_split_into_python_modules():
 
 
 def test_rules_come_from_the_workflow(workflow_rules):
-    """The rule list is Snakemake's: every rule with a conda environment is there with its shell command."""
-    names = {rule.name for rule in workflow_rules}
-    assert "all" in names
-    assert all(rule.shellcmd for rule in workflow_rules if rule.env is not None)
+    """The rule list is Snakemake's own (the default target included), with each rule's shell command."""
+    assert "all" in {rule.name for rule in workflow_rules}
+    assert any(python_modules(rule.shellcmd or "") for rule in workflow_rules if rule.env is not None)
