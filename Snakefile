@@ -11,13 +11,13 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
-from workflow_scripts.config import validate_config
+from workflow_scripts.core.config import validate_config
 
 
 configfile: "config.yaml"
 
 
-validate_config(config, workflow.source_path("workflow_scripts/schemas/config.schema.yaml"))
+validate_config(config, workflow.source_path("workflow_scripts/core/schemas/config.schema.yaml"))
 
 
 report: "report/workflow.rst"
@@ -36,20 +36,19 @@ wildcard_constraints:
     trial=r"\d+",
 
 
-
-include: "rules/generate.smk"  # cards -> particles -> detector ROOT -> analysis events
-include: "rules/tools.smk"  # MadGraph and Delphes: built once, then MadGraph LHE, Delphes -> detector ROOT
-include: "rules/datasets.smk"  # toy datasets, jet images, CWoLa pseudo-experiments
-include: "rules/training.smk"  # ensemble trainings -> per-run metrics CSV
-include: "rules/figures.smk"  # figures drawn from the metrics CSVs
-include: "rules/validation.smk"  # checks that generation shortcuts do not bias the analysis
-include: "rules/closure.smk"  # the embedded detector simulation against Delphes on the same events
+include: "rules/events.smk"  # cards -> particles -> detector ROOT -> analysis events, chunk by chunk
+include: "rules/external.smk"  # MadGraph and Delphes: built once, then MadGraph LHE, Delphes -> detector ROOT
+include: "rules/cohen2018_toy.smk"  # Cohen et al., toy model: datasets, ensembles, Figs. 4-7 and 12
+include: "rules/cohen2018_lhc.smk"  # Cohen et al., gluinos: features, Tables 3-4, Figs. 9-11
+include: "rules/cwola.smk"  # CWoLa: regions, jet images, pseudo-experiments, (meta-)transfer, Figs. 1-6
+include: "rules/validation.smk"  # generator cuts, and the embedded detector against Delphes
 
 
 rule all:
     default_target: True
     input:
-        cohen2018_outputs(),
+        toy_outputs(),
+        lhc_outputs(),
         cwola_outputs(),
         event_outputs(),
 
@@ -71,7 +70,8 @@ rule hepmc:
 
 rule cohen2018:
     input:
-        cohen2018_outputs(),
+        toy_outputs(),
+        lhc_outputs(),
 
 
 rule closure:

@@ -4,7 +4,7 @@ The baseline is the usual PyTorch loop for one network (nn.Sequential,
 autograd, torch.optim.Adam, a shuffled batch per step), run network after
 network; the ensembles train many networks at once, with the batched torch
 step (eager, or fused with torch.compile) or with the compiled CPU kernel
-(workflow_scripts/_mlp_kernel.c), which is what the pipeline uses on a CPU.
+(workflow_scripts/ml/_mlp_kernel.c), which is what the pipeline uses on a CPU.
 
 Run by hand:  python benchmarks/ensemble_throughput.py [--events 64000] [--members 100 600] [--compile]
 
@@ -21,7 +21,8 @@ import time
 import numpy as np
 import torch
 
-from workflow_scripts import ensemble, toy
+from workflow_scripts.ml import ensemble
+from workflow_scripts.studies.cohen2018_toy import toy_model
 
 PAPER_SCAN_NETWORK_STEPS = 11 * 100 * (320_000 // 32) * 100
 
@@ -65,8 +66,8 @@ def main():
     args = parser.parse_args()
     cores = os.cpu_count()
     rng = np.random.default_rng(0)
-    x_a, _ = toy.sample_mixture(args.events // 2, 0.4, rng)
-    x_b, _ = toy.sample_mixture(args.events // 2, 0.7, rng)
+    x_a, _ = toy_model.sample_mixture(args.events // 2, 0.4, rng)
+    x_b, _ = toy_model.sample_mixture(args.events // 2, 0.7, rng)
     x = ensemble.Standardiser.fit(np.r_[x_a, x_b]).transform(np.r_[x_a, x_b])
     groups = np.r_[np.zeros(args.events // 2, np.int64), np.ones(args.events // 2, np.int64)]
 

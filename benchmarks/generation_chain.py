@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from workflow_scripts import cards, delphes_io, detector, files, generation
+from workflow_scripts.core import files
+from workflow_scripts.detector import delphes_io, simulation
+from workflow_scripts.generation import cards, pythia
 
 SAMPLES = {
     "hv": {"process": "hidden_valley", "scenario": "ID", "lambda_d_gev": 10},
@@ -44,26 +46,26 @@ class Stopwatch:
             self.seconds += time.perf_counter() - start
 
 
-def run_chain(pythia, directory: Path, n_events: int, seed: int) -> dict[str, float]:
+def run_chain(generator, directory: Path, n_events: int, seed: int) -> dict[str, float]:
     """One chunk through the pipeline's stages; seconds per stage."""
     clock = [time.perf_counter()]
-    events = generation.generate(pythia, n_events, batch_size=100)
+    events = pythia.generate(generator, n_events, batch_size=100)
     clock.append(time.perf_counter())
     files.write_awkward(events, directory / "particles.parquet", {"sample": "bench", "chunk": 0, "n_events": len(events)})
     clock.append(time.perf_counter())
-    detector.simulate_chunk(directory / "particles.parquet", directory / "delphes.root", jet_radius=0.8, global_seed=seed)
+    simulation.simulate_chunk(directory / "particles.parquet", directory / "delphes.root", jet_radius=0.8, global_seed=seed)
     clock.append(time.perf_counter())
     delphes_io.convert_file(directory / "delphes.root", directory / "events.parquet", SELECTION, 0.8, "cwola_dijet")
     clock.append(time.perf_counter())
     return {stage: end - start for stage, start, end in zip(STAGES, clock, clock[1:])}
 
 
-def time_bare_pythia(pythia, n_events: int) -> float:
+def time_bare_pythia(generator, n_events: int) -> float:
     """Seconds of next() for n_events finished events (as nextBatch's 'skip', failed ones are asked again)."""
     start = time.perf_counter()
     produced = 0
     while produced < n_events:
-        produced += bool(pythia.next())
+        produced += bool(generator.next())
     return time.perf_counter() - start
 
 
@@ -78,16 +80,16 @@ def main():
         card = directory / "card.cmnd"
         card.write_text(cards.render_card(cards.sample_settings(SAMPLES[args.sample], 13000.0), args.sample))
         start = time.perf_counter()
-        bare = generation.configure_pythia(card, seed=11)
+        bare = pythia.configure_pythia(card, seed=11)
         init_seconds = time.perf_counter() - start
-        chain = generation.configure_pythia(card, seed=11)
+        chain = pythia.configure_pythia(card, seed=11)
         # Warm-up: the first use imports fastjet and uproot and fills caches, once per job.
         start = time.perf_counter()
-        run_chain(generation.configure_pythia(card, seed=12), directory, 10, seed=12)
+        run_chain(pythia.configure_pythia(card, seed=12), directory, 10, seed=12)
         warm_up_seconds = time.perf_counter() - start
 
         # The jet step inside the detector stage (nearly all of it fastjet's anti-kt), timed on its own.
-        detector._jets = jet_step = Stopwatch(detector._jets)
+        simulation._jets = jet_step = Stopwatch(simulation._jets)
         bare_seconds, stage_seconds, chunk_ratios = 0.0, dict.fromkeys(STAGES, 0.0), []
         for index in range(args.chunks):
             if index % 2 == 0:

@@ -12,7 +12,7 @@ against bare Pythia next() on the pythia chains' card (QCD dijets, pT-hat > 700 
 chains' ptj and mmjj cuts).  A round runs every side once, in an order that rotates from round to round, so
 that a machine whose speed drifts treats all alike.  MadGraph's cost per chunk is mostly fixed (it writes and
 compiles the process for every chunk), so its rate grows with the chunk size; the tools are built (or reused)
-by workflow_scripts.install_tools first and that is not timed.
+by workflow_scripts.external.install_tools first and that is not timed.
 """
 
 import argparse
@@ -21,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from workflow_scripts import cards, delphes, delphes_io, detector, generation, install_tools, madgraph
+from workflow_scripts.detector import delphes, delphes_io, simulation
+from workflow_scripts.external import install_tools, madgraph
+from workflow_scripts.generation import cards, pythia
 
 SAMPLE = {"process": "qcd_dijet", "pt_hat_min_gev": 700, "m_hat_min_gev": 3000}
 SELECTION = {"min_jets": 2, "n_leading_jets": 2, "leading_jet_pt_min_gev": 750, "leading_jet_abs_eta_max": 2.0}
@@ -42,8 +44,8 @@ def madgraph_card(directory: Path, n_events: int, chunk: int, tools: dict) -> Pa
 
 def embedded_chain(card: Path, directory: Path, n_events: int, chunk: int, lhe: bool) -> None:
     particles, root = directory / "particles.parquet", directory / "embedded.root"
-    generation.generate_chunk(card, particles, "bench", chunk, n_events, SEED, lhe_first_event=0 if lhe else None)
-    detector.simulate_chunk(particles, root, jet_radius=0.8, global_seed=SEED)
+    pythia.generate_chunk(card, particles, "bench", chunk, n_events, SEED, lhe_first_event=0 if lhe else None)
+    simulation.simulate_chunk(particles, root, jet_radius=0.8, global_seed=SEED)
     delphes_io.convert_file(root, directory / "events.parquet", SELECTION, 0.8, "cwola_dijet")
 
 
@@ -55,10 +57,10 @@ def delphes_chain(card: Path, directory: Path, n_events: int, chunk: int, lhe: b
 
 
 def bare_pythia(card: Path, n_events: int, chunk: int) -> None:
-    pythia = generation.configure_pythia(card, seed=SEED + chunk)
+    generator = pythia.configure_pythia(card, seed=SEED + chunk)
     produced = 0
     while produced < n_events:
-        produced += bool(pythia.next())
+        produced += bool(generator.next())
 
 
 def main():

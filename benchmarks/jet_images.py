@@ -19,7 +19,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import awkward as ak  # noqa: E402
 import numpy as np  # noqa: E402
 
-from workflow_scripts import files, images  # noqa: E402
+from workflow_scripts.analysis import images
+from workflow_scripts.core import files  # noqa: E402
 
 
 def best_time(function, repeats):

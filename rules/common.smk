@@ -1,42 +1,44 @@
-# Lookups shared by every stage: config expanded into file lists, resources, target lists.
+# Every input function and lookup of the rule files, shared ones first, then one section per rule file (the rule
+# files hold rules only).  Nothing here imports torch: the plan is built on the submit host of a cluster, which
+# need not have the training stack.
 import json
 import re
+import shlex
 
-import torch
 from snakemake.settings.types import DeploymentMethod
 
-from workflow_scripts.cards import configured_samples, generator_entry, sample_label
-from workflow_scripts.seeding import derive_seed
-from workflow_scripts.toy_study import JOB_NAME_PATTERN, plan_jobs, plan_runs
+from workflow_scripts.analysis.regions import MjjRegions
+from workflow_scripts.core.devices import nvidia_gpu_present
+from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.generation.cards import configured_samples, generator_entry, sample_label
+from workflow_scripts.studies.cohen2018_toy.plan import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 SAMPLES = configured_samples(config["generation"])
 SAMPLE_PATTERN = "|".join(re.escape(name) for name in SAMPLES)
 
-TOY = config["cohen2018_toy"]
-TOY_METRICS = "results/metrics/cohen2018_toy"
-TOY_JOBS = plan_jobs(
-    plan_runs(TOY["label_scan"], TOY["losses"], TOY["fractions"][1]),
-    TOY["trainings_per_run"],
-    TOY["max_members_per_job"],
-)
+
+def json_argument(value):
+    """One shell argument holding `value` as JSON: how a rule hands a stage its settings."""
+    return shlex.quote(json.dumps(value))
 
 
-def toy_job_outputs(table):
-    return expand(f"{TOY_METRICS}/jobs/{{job}}/{{table}}.csv", job=TOY_JOBS, table=table)
+def named_inputs(wildcards, input):
+    """A rule's named input files as one JSON argument, {"role": [path, ...]} (figures read their inputs by role)."""
+    return json_argument({name: [files] if isinstance(files, str) else list(files) for name, files in input.items()})
 
 
 def training_gpus(wildcards):
-    """A training job claims a GPU when it will use one (`cuda`, or `auto` with a GPU visible), so
-    `--resources gpu=N` runs N at a time; CPU trainings claim none and run in parallel across cores."""
+    """A training job claims a GPU when it will use one (`cuda`, or `auto` on a machine showing an NVIDIA GPU), so
+    `--resources gpu=N` runs N at a time; CPU trainings claim none and run in parallel across cores.  The check
+    needs no torch: the plan may be built where torch is not installed (cluster profiles set the claim themselves)."""
     device = config["training"]["device"]
-    return 1 if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else 0
+    return 1 if device == "cuda" or (device == "auto" and nvidia_gpu_present()) else 0
 
 
-def slha_input(wildcards):
-    """Gluino samples read their SUSY spectrum from an SLHA file rendered beside the card."""
-    if SAMPLES[wildcards.sample]["process"] == "gluino_pair":
-        return f"results/cards/{wildcards.sample}.slha"
-    return []
+def require_sample(name, purpose):
+    if name not in SAMPLES:
+        raise ValueError(f"{purpose} needs sample {name!r} in config key generation.samples (or the benchmark grid)")
+    return name
 
 
 def events_per_chunk(sample):
@@ -51,6 +53,12 @@ def detector(sample):
     return SAMPLES[sample].get("detector", "embedded")
 
 
+def sample_settings(wildcards):
+    """The sample's physics settings for its cards, as one JSON argument (without the keys of later stages, so
+    that changing the detector does not regenerate the sample's events)."""
+    return json_argument(generator_entry(SAMPLES[wildcards.sample]))
+
+
 def name_pattern(names):
     """A wildcard constraint matching exactly these sample names (none: a pattern that matches nothing)."""
     return "|".join(re.escape(name) for name in names) or "(?!)"
@@ -62,8 +70,57 @@ MADGRAPH_SAMPLES = name_pattern([name for name in SAMPLES if generator(name) == 
 DELPHES_SAMPLES = name_pattern([name for name in SAMPLES if detector(name) == "delphes"])
 EMBEDDED_DETECTOR_SAMPLES = name_pattern([name for name in SAMPLES if detector(name) == "embedded"])
 
+
+def sample_chunks(stage, sample, extension="parquet"):
+    """Every chunk file of one sample at one stage (particles, delphes, events)."""
+    return [f"results/{stage}/{sample}/chunk{chunk}.{extension}" for chunk in range(SAMPLES[sample]["chunks"])]
+
+
+def event_outputs():
+    """Analysis-ready events of every chunk of every configured sample."""
+    return [path for sample in SAMPLES for path in sample_chunks("events", sample)]
+
+
+def unknown_selections():
+    return sorted({entry["selection"] for entry in SAMPLES.values()} - set(config["selections"]))
+
+
+if unknown_selections():
+    raise ValueError(f"samples name selections {unknown_selections()} that config key `selections` does not define")
+
+
+# --- The shared event chain (rules/events.smk) -----------------------------------------------------------
+
+
+def slha_input(wildcards):
+    """Gluino samples read their SUSY spectrum from an SLHA file rendered beside the card."""
+    if SAMPLES[wildcards.sample]["process"] == "gluino_pair":
+        return f"results/cards/{wildcards.sample}.slha"
+    return []
+
+
+def pythia_card(wildcards):
+    """MadGraph samples shower each chunk's own LHE file with a card of its own; the others share the sample's card."""
+    if generator(wildcards.sample) == "madgraph":
+        return f"results/cards/{wildcards.sample}/chunk{wildcards.chunk}.cmnd"
+    return f"results/cards/{wildcards.sample}.cmnd"
+
+
+def lhe_input(wildcards):
+    """The chunk's MadGraph events, for samples with generator madgraph."""
+    if generator(wildcards.sample) == "madgraph":
+        return f"results/lhe/{wildcards.sample}/chunk{wildcards.chunk}.lhe.gz"
+    return []
+
+
+def lhe_first_event(wildcards, input):
+    return "--lhe-first-event 0" if input.lhe else ""  # the chunk's own MadGraph file
+
+
+# --- The real generator stack (rules/external.smk) -------------------------------------------------------
+
 # With --sdm apptainer and config key containers.generators, MadGraph and Delphes jobs run in the image and
-# take its programs; otherwise they use the tools that rules/tools.smk builds.
+# take its programs; otherwise they use the tools that the install rules build.
 GENERATOR_IMAGE = config.get("containers", {}).get("generators")
 USE_GENERATOR_IMAGE = GENERATOR_IMAGE is not None and DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method
 TOOLS = config.get("tools", {})
@@ -78,90 +135,97 @@ def tool_argument(input):
     return f"--tool {input.tool}" if input.tool else ""
 
 
-def pythia_card(wildcards):
-    """MadGraph samples shower each chunk's own LHE file with a card of its own; the others share the sample's card."""
-    if generator(wildcards.sample) == "madgraph":
-        return f"results/cards/{wildcards.sample}/chunk{wildcards.chunk}.cmnd"
-    return f"results/cards/{wildcards.sample}.cmnd"
-
-
-def madgraph_settings(wildcards):
-    """The sample's physics settings for MadGraph, as a shell argument (without the keys of later stages, so that
-    changing the detector does not regenerate the sample's events)."""
-    return shlex.quote(json.dumps(generator_entry(SAMPLES[wildcards.sample])))
-
-
 def lhe_card_settings(wildcards):
     """Card settings of one MadGraph chunk, as a shell argument: shower that chunk's LHE file (plus the sample's extras)."""
-    entry = {"process": "lhe", "lhe_file": lhe_input(wildcards),
-             "extra_settings": SAMPLES[wildcards.sample].get("extra_settings", {})}
-    return shlex.quote(json.dumps(entry))
+    return json_argument(
+        {
+            "process": "lhe",
+            "lhe_file": lhe_input(wildcards),
+            "extra_settings": SAMPLES[wildcards.sample].get("extra_settings", {}),
+        }
+    )
 
 
-def lhe_input(wildcards):
-    """The chunk's MadGraph events, for samples with generator madgraph."""
-    if generator(wildcards.sample) == "madgraph":
-        return f"results/lhe/{wildcards.sample}/chunk{wildcards.chunk}.lhe.gz"
-    return []
+# --- Cohen et al., toy model (rules/cohen2018_toy.smk) ---------------------------------------------------
+
+TOY = config["cohen2018_toy"]
+TOY_METRICS = "results/metrics/cohen2018_toy"
+TOY_JOBS = plan_jobs(
+    plan_runs(TOY["label_scan"], TOY["losses"], TOY["fractions"][1]),
+    TOY["trainings_per_run"],
+    TOY["max_members_per_job"],
+)
+COHEN2018_TOY_FIGURES = {
+    "fig04_roc": "cohen2018-fig04",
+    "fig05_label_scan": "cohen2018-fig05",
+    "fig06_background_efficiency": "cohen2018-fig06",
+    "fig07_outputs": "cohen2018-fig07",
+    "fig12_losses": "cohen2018-fig12",
+}
 
 
-def lhe_first_event(wildcards, input):
-    return "--lhe-first-event 0" if input.lhe else ""  # the chunk's own MadGraph file
+def toy_job_outputs(table):
+    return expand(f"{TOY_METRICS}/jobs/{{job}}/{{table}}.csv", job=TOY_JOBS, table=table)
 
 
-def detector_root(wildcards):
-    """The chunk's Delphes-schema ROOT file: the same path for both detectors.  Which rule writes it
-    (simulate_detector or simulate_delphes) follows from the sample's detector through the rules'
-    wildcard constraints above."""
-    return f"results/delphes/{wildcards.sample}/chunk{wildcards.chunk}.root"
+def toy_outputs():
+    figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
+    return figures + [f"{TOY_METRICS}/summary.csv"]
 
 
-def sample_chunks(stage, sample, extension="parquet"):
-    """Every chunk file of one sample at one stage (particles, delphes, events)."""
-    return [f"results/{stage}/{sample}/chunk{chunk}.{extension}" for chunk in range(SAMPLES[sample]["chunks"])]
+def toy_job_settings(wildcards):
+    return json_argument(
+        {
+            "runs": TOY_JOBS[wildcards.toy_job],
+            "members": TOY["trainings_per_run"],
+            "label_a": TOY["fractions"][0],
+            "network": TOY["network"],
+            "seed": config["seed"],
+            "device": config["training"]["device"],
+            "compile": TOY["compile"],
+        }
+    )
 
 
-def event_outputs():
-    """Analysis-ready events of every chunk of every configured sample."""
-    return [path for sample in SAMPLES for path in sample_chunks("events", sample)]
+# --- Cohen et al., LHC study (rules/cohen2018_lhc.smk) ---------------------------------------------------
+
+LHC = config.get("cohen2018_lhc")
+LHC_METRICS = "results/metrics/cohen2018_lhc"
+if LHC:
+    for name in [LHC["signal"], *LHC["backgrounds"], *LHC["evaluation_backgrounds"]]:
+        require_sample(name, "config key cohen2018_lhc")
 
 
-def require_sample(name, purpose):
-    if name not in SAMPLES:
-        raise ValueError(f"{purpose} needs sample {name!r} in config key generation.samples (or the benchmark grid)")
-    return name
+def lhc_outputs():
+    if not LHC:
+        return []
+    return [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md", "working_points.csv")] + expand(
+        "results/figures/cohen2018/{figure}.{ext}",
+        ext=["pdf", "png"],
+        figure=["fig09_high_met", "fig10_mismodelling", "fig11_combination"],
+    )
 
 
-CLOSURE = config.get("closure", {})
-for name in CLOSURE.get("samples", []):
-    require_sample(name, "config key closure.samples")
-
-
-def closure_detector_files(sample, detector_name):
-    """The closure's ROOT files of one sample and detector: the sample's own files for its configured detector,
-    a copy of the same events through the other detector under results/closure/ otherwise."""
-    stage = "delphes" if detector(sample) == detector_name else f"closure/{detector_name}"
-    chunks = min(CLOSURE["chunks"], SAMPLES[sample]["chunks"])
-    return [f"results/{stage}/{sample}/chunk{chunk}.root" for chunk in range(chunks)]
-
-
-def closure_outputs():
-    if not CLOSURE:
-        raise ValueError("target `closure` needs config key `closure` (samples and chunks; see config.yaml)")
-    return ["results/metrics/validation/detector_closure.csv", "results/figures/validation/detector_closure.pdf",
-            "results/figures/validation/detector_closure.png"]
-
+# --- CWoLa (rules/cwola.smk) -----------------------------------------------------------------------------
 
 CWOLA = config["cwola"]
 CWOLA_METRICS = "results/metrics/cwola"
+CWOLA_REGIONS = MjjRegions.from_config(CWOLA)
+LARGE = "_large"  # suffix of the methods that use cwola.large_kernels (paper Fig. 6)
+METHODS = "cwola|transfer|meta|transfer_large|meta_large"
+META_PRETRAINING = {"meta": "transfer", "meta_large": "transfer_large"}  # meta-training starts from this pretraining
+
+if ("meta" in CWOLA or "large_kernels" in CWOLA) and not {"transfer", "meta"} <= set(CWOLA):
+    raise ValueError("config keys cwola.meta and cwola.large_kernels need cwola.transfer and cwola.meta")
+if "large_kernels" in CWOLA and len(CWOLA["large_kernels"]["kernels"]) != len(CWOLA["network"]["filters"]):
+    raise ValueError("config key cwola.large_kernels.kernels needs one kernel size per entry of cwola.network.filters")
+for purpose, name in [("cwola.background", CWOLA["background"])] + [("cwola.benchmarks", b) for b in CWOLA["benchmarks"]]:
+    require_sample(name, f"config key {purpose}")
 
 
 def injection_label(value):
     """S/sqrt(B) as it appears in paths: 2 -> '2', 2.5 -> '2.5'."""
     return f"{float(value):g}"
-
-
-LARGE = "_large"  # suffix of the methods that use cwola.large_kernels (paper Fig. 6)
 
 
 def method_resolutions(method):
@@ -170,11 +234,11 @@ def method_resolutions(method):
 
 
 def method_network(method):
-    """The CNN settings of a method, as JSON for the command line: Table 2, or with the larger kernels."""
+    """The CNN settings of a method: Table 2, or with the larger kernels."""
     network = dict(CWOLA["network"])
     if method.endswith(LARGE):
         network["kernels"] = CWOLA["large_kernels"]["kernels"]
-    return shlex.quote(json.dumps(network))
+    return network
 
 
 def cwola_trainings(method="cwola"):
@@ -192,19 +256,23 @@ def cwola_training_outputs(method="cwola"):
     """Metrics of every training of a method: cwola, transfer, meta, transfer_large or meta_large."""
     return [
         "{metrics}/{method}_trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(
-            metrics=CWOLA_METRICS, method=method, **point)
+            metrics=CWOLA_METRICS, method=method, **point
+        )
         for point in cwola_trainings(method)
     ]
 
 
-def pretrained_model(wildcards):
-    """Fine-tuning starts from the held-out benchmark's pretrained (transfer) or meta-trained (meta) network;
-    plain CWoLa starts from scratch."""
-    if wildcards.method.startswith("transfer"):
-        return f"results/models/{wildcards.method}/{wildcards.benchmark}/{wildcards.npix}px/pretrained.pt"
-    if wildcards.method.startswith("meta"):
-        return f"results/models/{wildcards.method}/{wildcards.benchmark}/{wildcards.npix}px/meta_trained.pt"
+def pretrained_model_path(method, benchmark, npix):
+    """The network a method fine-tunes: the held-out benchmark's pretrained one (transfer) or meta-trained one (meta)."""
+    if method.startswith("transfer"):
+        return f"results/models/{method}/{benchmark}/{npix}px/pretrained.pt"
+    if method.startswith("meta"):
+        return f"results/models/{method}/{benchmark}/{npix}px/meta_trained.pt"
     return []
+
+
+def pretrained_model(wildcards):
+    return pretrained_model_path(wildcards.method, wildcards.benchmark, wildcards.npix)
 
 
 def pretraining_signals(wildcards):
@@ -241,8 +309,9 @@ def image_file(sample, npix):
 
 
 def cwola_outputs():
-    outputs = expand("results/figures/cwola/{figure}.{ext}", figure=["fig01_mjj", "fig02_images", "fig03_significance"],
-                     ext=["pdf", "png"])
+    outputs = expand(
+        "results/figures/cwola/{figure}.{ext}", figure=["fig01_mjj", "fig02_images", "fig03_significance"], ext=["pdf", "png"]
+    )
     outputs.append(f"{CWOLA_METRICS}/cwola_summary.csv")
     if "transfer" in CWOLA:
         outputs += expand("results/figures/cwola/fig04_transfer.{ext}", ext=["pdf", "png"])
@@ -257,48 +326,30 @@ def cwola_outputs():
     return outputs
 
 
-def cwola_windows():
-    """Signal region and sidebands as a list of [low, high) M_jj windows."""
-    return [config["cwola"]["signal_region_gev"], *config["cwola"]["sidebands_gev"]]
+# --- Validation (rules/validation.smk) -------------------------------------------------------------------
+
+CLOSURE = config.get("closure", {})
+for name in CLOSURE.get("samples", []):
+    require_sample(name, "config key closure.samples")
 
 
-COHEN2018_TOY_FIGURES = {
-    "fig04_roc": "cohen2018-fig04",
-    "fig05_label_scan": "cohen2018-fig05",
-    "fig06_background_efficiency": "cohen2018-fig06",
-    "fig07_outputs": "cohen2018-fig07",
-    "fig12_losses": "cohen2018-fig12",
-}
+def closure_detector_files(sample, detector_name):
+    """The closure's ROOT files of one sample and detector: the sample's own files for its configured detector,
+    a copy of the same events through the other detector under results/closure/ otherwise."""
+    stage = "delphes" if detector(sample) == detector_name else f"closure/{detector_name}"
+    chunks = min(CLOSURE["chunks"], SAMPLES[sample]["chunks"])
+    return [f"results/{stage}/{sample}/chunk{chunk}.root" for chunk in range(chunks)]
 
 
-LHC = config.get("cohen2018_lhc")
-LHC_METRICS = "results/metrics/cohen2018_lhc"
-if LHC:
-    for name in [LHC["signal"], *LHC["backgrounds"], *LHC["evaluation_backgrounds"]]:
-        require_sample(name, "config key cohen2018_lhc")
+def closure_outputs():
+    if not CLOSURE:
+        raise ValueError("target `closure` needs config key `closure` (samples and chunks; see config.yaml)")
+    return [
+        "results/metrics/validation/detector_closure.csv",
+        "results/figures/validation/detector_closure.pdf",
+        "results/figures/validation/detector_closure.png",
+    ]
 
 
-def cohen2018_outputs():
-    figures = expand("results/figures/cohen2018/{figure}.{ext}", figure=COHEN2018_TOY_FIGURES, ext=["pdf", "png"])
-    lhc = [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md")] if LHC else []
-    if LHC:
-        lhc += [f"{LHC_METRICS}/working_points.csv"]
-        lhc += expand("results/figures/cohen2018/{figure}.{ext}", ext=["pdf", "png"],
-                      figure=["fig09_high_met", "fig10_mismodelling", "fig11_combination"])
-    return figures + [f"{TOY_METRICS}/summary.csv"] + lhc
-
-
-if ("meta" in CWOLA or "large_kernels" in CWOLA) and not {"transfer", "meta"} <= set(CWOLA):
-    raise ValueError("config keys cwola.meta and cwola.large_kernels need cwola.transfer and cwola.meta")
-if "large_kernels" in CWOLA and len(CWOLA["large_kernels"]["kernels"]) != len(CWOLA["network"]["filters"]):
-    raise ValueError("config key cwola.large_kernels.kernels needs one kernel size per entry of cwola.network.filters")
-for purpose, name in [("cwola.background", CWOLA["background"])] + [("cwola.benchmarks", b) for b in CWOLA["benchmarks"]]:
-    require_sample(name, f"config key {purpose}")
-
-
-def unknown_selections():
-    return sorted({entry["selection"] for entry in SAMPLES.values()} - set(config["selections"]))
-
-
-if unknown_selections():
-    raise ValueError(f"samples name selections {unknown_selections()} that config key `selections` does not define")
+def generator_cut_check_sample(key):
+    return require_sample(config["cwola"]["generator_cut_check"][key], "the generator-cut check")

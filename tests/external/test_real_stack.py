@@ -1,0 +1,325 @@
+"""The real generator stack, built and run: MadGraph 3.5.7 and Delphes 3.5.1 from the offline sources in
+../shared/vendor (or $PIPELINE_TOOLS_SOURCE_DIR), into a cache outside the clone ($PIPELINE_TOOLS_CACHE, default
+~/.cache/weak-supervision-pipeline/tools) so that a rerun on the same machine does not rebuild.
+
+Needs the ROOT wheel (pip install -e ".[test]" brings it), gfortran and the source tarballs; elsewhere these tests
+skip, unless REQUIRE_REAL_STACK=1 (as in .ci/run), which turns every such skip into a failure."""
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+import pytest
+import uproot
+import yaml
+
+from workflow_scripts.core import files
+from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.detector import delphes, delphes_io
+from workflow_scripts.external import install_tools, madgraph
+from workflow_scripts.generation import hepmc
+from workflow_scripts.validation import closure
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+REAL_STACK = ROOT / "tests" / "configs" / "real_stack.yaml"
+CLOSURE = ROOT / "tests" / "configs" / "closure.yaml"
+CLOSURE_SHIFTED = ROOT / "tests" / "configs" / "closure_shifted.yaml"
+SHARED = ROOT.parent / "shared"
+SOURCE_DIR = Path(os.environ.get(install_tools.SOURCE_DIR_VARIABLE) or SHARED / "vendor")
+CACHE = Path(os.environ.get(install_tools.CACHE_VARIABLE) or Path.home() / ".cache" / "weak-supervision-pipeline" / "tools")
+REAL_DELPHES_FILES = {"hv_id_lambda10": (SHARED / "data" / "delphes-3.5.1_cms_hv_id_lambda10_R0.8_60events.root", 0.8, 60),
+                      "gluino_pair": (SHARED / "data" / "delphes-3.5.1_cms_gluino_pair_R0.4_100events.root", 0.4, 100)}
+SEED = yaml.safe_load(TINY.read_text())["seed"]
+SAMPLES = yaml.safe_load(REAL_STACK.read_text())["generation"]["samples"]
+SELECTIONS = yaml.safe_load(TINY.read_text())["selections"]
+
+
+def unavailable(reason):
+    if os.environ.get("REQUIRE_REAL_STACK") == "1":
+        pytest.fail(f"REQUIRE_REAL_STACK=1 but {reason}")
+    pytest.skip(reason)
+
+
+def missing_prerequisites(tool):
+    names = {source.filename for source in install_tools.SOURCES[tool]}
+    if not any((SOURCE_DIR / name).is_file() for name in names):
+        return f"no {tool} source tarball in {SOURCE_DIR}"
+    if tool == "delphes":
+        try:
+            install_tools.root_config()
+        except install_tools.ToolError as error:
+            return str(error)
+        if shutil.which("cmake") is None:
+            return "cmake is not installed"
+    else:
+        problems = install_tools.madgraph_environment_problems()
+        if problems:
+            return "MadGraph needs " + ", ".join(problems)
+    return None
+
+
+@pytest.fixture(scope="session")
+def tool_records():
+    records = {}
+    for tool in ("madgraph", "delphes"):
+        reason = missing_prerequisites(tool)
+        if reason:
+            unavailable(reason)
+        records[tool] = install_tools.install(tool, CACHE, SOURCE_DIR, jobs=os.cpu_count() or 1)
+    return records
+
+
+def stack_environment():
+    return os.environ | {install_tools.CACHE_VARIABLE: str(CACHE), install_tools.SOURCE_DIR_VARIABLE: str(SOURCE_DIR)}
+
+
+def snakemake(workdir, *args, timeout=1500, overlays=()):
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(TINY), str(REAL_STACK), *map(str, overlays), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=stack_environment())
+
+
+# --- the converter on files real Delphes wrote ------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample", sorted(REAL_DELPHES_FILES))
+def test_converter_reads_real_delphes_files(sample):
+    path, radius, n_events = REAL_DELPHES_FILES[sample]
+    if not path.is_file():
+        unavailable(f"{path} is missing")
+    selection = SELECTIONS["cwola_dijet" if sample.startswith("hv") else "cohen2018_lhc"]
+    events = delphes_io.convert(path, selection, radius)
+    tree = uproot.open(path)["Delphes"]
+    assert tree.num_entries == n_events and 0 < len(events) <= n_events
+    jets = tree.arrays(["Jet.PT", "Jet.Eta"], library="ak")
+    leading_pt = ak.to_numpy(ak.max(jets["Jet.PT"], axis=1)[ak.to_numpy(events.event_number)])
+    np.testing.assert_allclose(ak.to_numpy(events.jet_pt[:, 0]), leading_pt, rtol=1e-6)
+    if sample.startswith("hv"):
+        # Z' (5.5 TeV) -> two dark showers: M_jj near the Z' mass, jets made of many constituents.
+        assert 4000 < np.median(ak.to_numpy(events.mjj_gev)) < 6000
+        assert np.median(ak.to_numpy(ak.num(events.jet1_constituents))) > 40
+        constituent_pt = ak.to_numpy(ak.sum(events.jet1_constituents.pt, axis=1))
+        assert 0.85 < np.median(constituent_pt / ak.to_numpy(events.jet_pt[:, 0])) < 1.1
+    else:
+        # 2 TeV gluinos -> q qbar + massless neutralino: hard jets and real MET.
+        assert np.median(ak.to_numpy(events.met_gev)) > 300 and (ak.to_numpy(events.jet_pt[:, 0]) > 200).all()
+
+
+# --- install ----------------------------------------------------------------------------------------------------
+
+def test_installs_are_complete_and_reused(tool_records):
+    for tool, record in tool_records.items():
+        prefix = Path(record["prefix"])
+        assert prefix.parent == CACHE.resolve() and (prefix / install_tools.COMPLETE_MARKER).is_file()
+        for program in record["programs"].values():
+            assert os.access(program, os.X_OK)
+        again = install_tools.install(tool, CACHE, SOURCE_DIR)
+        assert again == record  # same sources, same recipe: the same install, not a rebuild
+    help_text = subprocess.run([tool_records["delphes"]["programs"]["DelphesHepMC3"]], capture_output=True, text=True,
+                               env=install_tools.tool_environment(tool_records["delphes"]))
+    assert "Usage: DelphesHepMC3 config_file output_file [input_file(s)]" in help_text.stdout
+
+
+# --- real chains through Snakemake ------------------------------------------------------------------------------
+
+def events_files(sample):
+    return [f"results/events/{sample}/chunk{chunk}.parquet" for chunk in range(SAMPLES[sample]["chunks"])]
+
+
+def madgraph_configuration(record):
+    return (Path(record["prefix"]) / "input" / "mg5_configuration.txt").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def configuration_before_runs(tool_records):
+    return madgraph_configuration(tool_records["madgraph"])
+
+
+@pytest.fixture(scope="module")
+def stack_run(tool_records, configuration_before_runs, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("real_stack")
+    targets = [path for sample in ("mg_qcd_delphes", "hv_delphes", "mg_z_embedded") for path in events_files(sample)]
+    result = snakemake(workdir, *targets)
+    assert result.returncode == 0, result.stderr[-6000:]
+    again = snakemake(workdir, *targets, "-n")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    return workdir
+
+
+def test_madgraph_runs_leave_the_shared_install_untouched(stack_run, tool_records, configuration_before_runs):
+    # Parallel chunk jobs share one install: a run that saved its session options there would race the others.
+    assert madgraph_configuration(tool_records["madgraph"]) == configuration_before_runs
+
+
+def test_madgraph_chunk_has_its_seed_and_cuts(stack_run):
+    lhe = stack_run / "results" / "lhe" / "mg_qcd_delphes" / "chunk0.lhe.gz"
+    run_card = madgraph.run_card_from_lhe(lhe)
+    assert int(run_card["iseed"]) == madgraph.madgraph_seed(SEED, "mg_qcd_delphes", 0)
+    assert float(run_card["ptj"]) == 700 and float(run_card["mmjj"]) == 3000 and float(run_card["etaj"]) == 2.2
+    assert madgraph.count_lhe_events(lhe) == SAMPLES["mg_qcd_delphes"]["events_per_chunk"]
+    assert madgraph.madgraph_version_from_lhe(lhe).startswith("3.5.7")
+
+
+def test_madgraph_and_delphes_chain_gives_dijets_with_madgraphs_cross_section(stack_run):
+    root_file = stack_run / "results" / "delphes" / "mg_qcd_delphes" / "chunk0.root"
+    provenance = delphes_io.read_provenance(root_file)
+    assert provenance["detector"].startswith("Delphes 3.5.1") and provenance["n_events"] == 30
+    assert provenance["detector_seed"] == derive_seed(SEED, "detector", "mg_qcd_delphes", 0)
+    assert provenance["seed"] == derive_seed(SEED, "generate", "mg_qcd_delphes", 0)
+    log = (stack_run / "logs" / "simulate_delphes" / "mg_qcd_delphes" / "chunk0.log").read_text()
+    assert "** 30 events processed" in log
+    lhe = gzip.open(stack_run / "results" / "lhe" / "mg_qcd_delphes" / "chunk0.lhe.gz", "rt").read()
+    madgraph_xsec_pb = float(re.search(r"<init>\s*\n[^\n]*\n\s*(\S+)", lhe)[1])
+    assert provenance["cross_section_pb"] == pytest.approx(madgraph_xsec_pb, rel=1e-3)
+    events, metadata = files.read_awkward(stack_run / "results" / "events" / "mg_qcd_delphes" / "chunk0.parquet")
+    assert len(events) >= 5 and metadata["cross_section_pb"] == pytest.approx(madgraph_xsec_pb, rel=1e-3)
+    assert (ak.to_numpy(events.jet_pt[:, 1]) > 750).all()
+    # MadGraph's m_jj > 3 TeV between partons: the reconstructed dijets stay near or above it.
+    assert np.median(ak.to_numpy(events.mjj_gev)) > 2800
+
+
+def test_pythia_and_delphes_see_the_embedded_chains_events(stack_run, tool_records, tmp_path):
+    """The Delphes job showers the same events as the embedded generation with the same seed: its Particle
+    branch holds exactly the final-state particles of the particle file."""
+    card = stack_run / "results" / "cards" / "hv_delphes.cmnd"
+    n_events = SAMPLES["hv_delphes"]["events_per_chunk"]
+    from workflow_scripts.generation import pythia
+
+    pythia.generate_chunk(card, tmp_path / "particles.parquet", "hv_delphes", 1, n_events, SEED, batch_size=10)
+    particles, _ = files.read_awkward(tmp_path / "particles.parquet")
+    tree = uproot.open(stack_run / "results" / "delphes" / "hv_delphes" / "chunk1.root")["Delphes"]
+    record = tree.arrays(["Particle.Status", "Particle.PID", "Particle.Pz"], library="ak")
+    final = record["Particle.Status"] == 1
+    assert ak.to_list(ak.num(record["Particle.PID"][final])) == ak.to_list(ak.num(particles.particles.pid))
+    np.testing.assert_allclose(ak.to_numpy(ak.sum(record["Particle.Pz"][final], axis=1)),
+                               ak.to_numpy(ak.sum(particles.particles.pz, axis=1)), rtol=1e-4, atol=0.05)
+    events, _ = files.read_awkward(stack_run / "results" / "events" / "hv_delphes" / "chunk1.parquet")
+    assert len(events) >= 1 and (ak.to_numpy(ak.num(events.jet1_constituents)) > 20).all()
+
+
+def test_same_seed_gives_the_same_delphes_events(stack_run, tool_records, tmp_path):
+    card = stack_run / "results" / "cards" / "hv_delphes.cmnd"
+    output = tmp_path / "again.root"
+    provenance = delphes.simulate_chunk(card, output, "hv_delphes", 0, SAMPLES["hv_delphes"]["events_per_chunk"], SEED,
+                                        0.8, batch_size=10, tool_record=stack_run / "tools" / "delphes.json")
+    first = uproot.open(stack_run / "results" / "delphes" / "hv_delphes" / "chunk0.root")["Delphes"]
+    second = uproot.open(output)["Delphes"]
+    for branch in ("Jet.PT", "Jet.Eta", "EFlowTrack.PT", "EFlowNeutralHadron.ET", "MissingET.MET"):
+        assert ak.to_list(first[branch].array()) == ak.to_list(second[branch].array()), branch
+    assert provenance == delphes_io.read_provenance(stack_run / "results" / "delphes" / "hv_delphes" / "chunk0.root")
+    # another chunk's detector seed smears differently
+    other = tmp_path / "other_seed.root"
+    delphes.simulate_chunk(card, other, "hv_delphes", 0, SAMPLES["hv_delphes"]["events_per_chunk"], SEED + 1, 0.8,
+                           batch_size=10, tool_record=stack_run / "tools" / "delphes.json")
+    assert ak.to_list(uproot.open(other)["Delphes"]["Jet.PT"].array()) != ak.to_list(first["Jet.PT"].array())
+
+
+def test_madgraph_z_jets_through_the_embedded_detector(stack_run):
+    events, metadata = files.read_awkward(stack_run / "results" / "events" / "mg_z_embedded" / "chunk0.parquet")
+    assert metadata["n_events"] == SAMPLES["mg_z_embedded"]["events_per_chunk"]
+    # The Z recoils against a > 400 GeV jet at MadGraph level: the neutrinos' MET follows.
+    assert len(events) >= 10 and np.median(ak.to_numpy(events.met_gev)) > 350
+
+
+# --- bad input --------------------------------------------------------------------------------------------------
+
+def test_a_madgraph_process_that_fails_names_sample_and_chunk(tool_records, tmp_path, monkeypatch):
+    monkeypatch.setattr(madgraph, "process_commands", lambda sample: ["import model sm", "generate p p > go go"])
+    command = (tool_records["madgraph"]["python"], tool_records["madgraph"]["programs"]["mg5_aMC"])
+    output = tmp_path / "lhe" / "chunk3.lhe.gz"
+    with pytest.raises(RuntimeError, match="MadGraph did not produce one unweighted_events.lhe.gz for sample broken chunk 3"):
+        madgraph.generate_lhe("broken", {"process": "qcd_dijet", "pt_hat_min_gev": 700, "m_hat_min_gev": 3000}, 3, 10, SEED,
+                              13000, 1, output, tmp_path, command)
+    assert not output.parent.exists() or not list(output.parent.iterdir())
+
+
+def test_a_hepmc_file_cut_short_is_refused_before_delphes_runs(tool_records, tmp_path):
+    card = tmp_path / "qcd.cmnd"
+    from workflow_scripts.generation import cards, pythia
+
+    card.write_text(cards.render_card(cards.sample_settings({"process": "qcd_dijet", "pt_hat_min_gev": 700,
+                                                              "m_hat_min_gev": 3000}, 13000), "qcd"))
+    complete = tmp_path / "events.hepmc3"
+    pythia.generate_chunk(card, None, "qcd", 0, 3, SEED, batch_size=3, hepmc_output=complete)
+    record = tmp_path / "delphes.json"
+    install_tools.write_record(tool_records["delphes"], record)
+    provenance = delphes.simulate_hepmc_file(complete, tmp_path / "out" / "complete.root", "qcd", 0, SEED, 0.4, record)
+    assert provenance["n_events"] == 3 == uproot.open(tmp_path / "out" / "complete.root")["Delphes"].num_entries
+    truncated = tmp_path / "cut.hepmc3"
+    truncated.write_bytes(complete.read_bytes()[: complete.stat().st_size // 2])
+    with pytest.raises(OSError, match=f"HepMC3 file {re.escape(str(truncated))} is truncated"):
+        delphes.simulate_hepmc_file(truncated, tmp_path / "out" / "cut.root", "qcd", 0, SEED, 0.4, record)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["complete.root"]
+    assert hepmc.count_events(complete) == 3
+
+
+def test_a_missing_tool_stops_the_job_naming_the_record(tmp_path):
+    record = tmp_path / "tools" / "delphes.json"
+    install_tools.write_record({"tool": "delphes", "prefix": str(tmp_path / "gone")}, record)
+    result = subprocess.run([sys.executable, "-m", "workflow_scripts.detector.delphes", "--card", str(tmp_path / "x.cmnd"),
+                             "--events", "1", "--output", str(tmp_path / "x.root"), "--sample", "s", "--chunk", "0",
+                             "--seed", "1", "--jet-radius", "0.4", "--tool", str(record)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0
+    assert f"{record} names {tmp_path / 'gone'}, which is no longer a complete delphes install" in result.stderr
+    assert "rule install_delphes rebuilds it" in result.stderr and not (tmp_path / "x.root").exists()
+
+
+def test_a_tool_that_fails_to_build_stops_the_run_naming_rule_and_log(tmp_path):
+    empty = tmp_path / "no_sources"
+    empty.mkdir()
+    overlay = tmp_path / "sources.yaml"
+    overlay.write_text(f"tools: {{source_dir: {json.dumps(str(empty))}}}\n")
+    result = snakemake(tmp_path / "run", "tools/delphes.json", "--configfile", str(TINY), str(REAL_STACK), str(overlay),
+                       timeout=300)
+    assert result.returncode != 0
+    assert "Error in rule install_delphes" in result.stderr and "logs/install_delphes.log" in result.stderr
+    log = (tmp_path / "run" / "logs" / "install_delphes.log").read_text()
+    assert f"no delphes source in {empty}" in log
+    assert not (tmp_path / "run" / "tools" / "delphes.json").exists()
+
+
+# --- detector closure: the embedded simulation against Delphes on the same events ---------------------------------
+
+def closure_table(workdir):
+    return pd.read_csv(workdir / "results" / "metrics" / "validation" / "detector_closure.csv")
+
+
+def test_closure_target_passes_for_the_embedded_simulation_and_fails_on_a_three_percent_shift(tool_records, tmp_path):
+    nominal = snakemake(tmp_path, "closure", overlays=[CLOSURE])
+    assert nominal.returncode == 0, nominal.stderr[-6000:]
+    table = closure_table(tmp_path)
+    assert set(table["sample"]) == {"closure_qcd", "closure_hv"}
+    # Each sample's own detector file is reused; the other detector ran on the same events under results/closure/.
+    assert (tmp_path / "results/closure/delphes/closure_qcd/chunk0.root").is_file()
+    assert (tmp_path / "results/closure/embedded/closure_hv/chunk0.root").is_file()
+    assert not (tmp_path / "results/closure/embedded/closure_qcd").exists()
+    for figure in ("detector_closure.pdf", "detector_closure.png"):
+        assert (tmp_path / "results" / "figures" / "validation" / figure).stat().st_size > 10_000
+    judged = table[table.within_tolerance.notna()]
+    assert len(judged) == 2 * 8 and not closure.failures(table).size, closure.failures(table).to_string()
+    # Physics: both detectors respond alike to the same jets, and Delphes' generator jets give both a response.
+    response = table[(table.quantity == "jet_response") & (table.bin_low >= 500)]
+    assert len(response) > 0 and response.delphes.between(0.95, 1.05).all() and response.ratio.between(0.97, 1.03).all()
+    auc = table[table.quantity == "two_sample_auc"].set_index("sample").ratio
+    assert auc.between(0.3, 0.7).all()
+
+    shifted = snakemake(tmp_path, "closure", overlays=[CLOSURE, CLOSURE_SHIFTED])
+    assert shifted.returncode == 0, shifted.stderr[-6000:]
+    assert "closure_delphes" not in shifted.stdout + shifted.stderr  # Delphes' files did not change
+    after = closure_table(tmp_path).set_index(["sample", "quantity"])
+    before = table.set_index(["sample", "quantity"])
+    for sample in ("closure_qcd", "closure_hv"):
+        rows = after.loc[sample]
+        assert float(rows.loc["leading_jet_pt", "ratio"]) == pytest.approx(1.03 * float(before.loc[(sample, "leading_jet_pt"), "ratio"]),
+                                                                          abs=0.006)
+        assert not bool(rows.loc["leading_jet_pt", "within_tolerance"]) and not bool(rows.loc["mjj", "within_tolerance"])
+        assert bool(rows.loc["constituents", "within_tolerance"])  # the shift touches jet energies, not constituents

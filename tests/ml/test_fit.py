@@ -1,0 +1,65 @@
+"""Fitting one network: it learns, it repeats, early stopping restores the best epoch, mixed precision runs."""
+
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from workflow_scripts.ml import metrics
+from workflow_scripts.ml.fit import FitSettings, fit, predict
+from workflow_scripts.ml.models import CNNSettings, JetPairClassifier, product_bce
+
+SMALL = CNNSettings(filters=(4, 4), kernels=(3, 3), pool_after=(True, True), dense=(8,))
+
+
+def test_cnn_learns_two_prong_jets_and_fit_is_deterministic(toy_data):
+    rng = np.random.default_rng(0)
+    train_x, train_y = toy_data(rng)
+    validation_x, validation_y = toy_data(rng, 200)
+    settings = FitSettings(learning_rate=3e-3, batch_size=100, patience=3, max_epochs=8)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(4)
+        model = JetPairClassifier(16, SMALL)
+        result = fit(model, train_x, train_y, validation_x, validation_y, settings, seed=4, log=lambda line: None)
+        states.append(model.state_dict())
+    for name in states[0]:
+        torch.testing.assert_close(states[0][name], states[1][name], rtol=0, atol=0)
+    scores = predict(model, validation_x).numpy()
+    assert metrics.auc(scores, validation_y.numpy()) > 0.95
+    assert result.best_validation_loss < math.log(2)
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch():
+    rng = np.random.default_rng(1)
+    # Random labels: the network can only overfit, so the validation loss soon rises.
+    train_x = torch.from_numpy(rng.normal(size=(200, 2, 16, 16)).astype(np.float32))
+    train_y = torch.from_numpy(rng.integers(0, 2, 200).astype(np.float32))
+    validation_x = torch.from_numpy(rng.normal(size=(200, 2, 16, 16)).astype(np.float32))
+    validation_y = torch.from_numpy(rng.integers(0, 2, 200).astype(np.float32))
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    settings = FitSettings(learning_rate=1e-2, batch_size=50, patience=3, max_epochs=40)
+    result = fit(model, train_x, train_y, validation_x, validation_y, settings, seed=0, log=lambda line: None)
+    history = result.history
+    assert result.best_epoch == int(history.validation_loss.idxmin())
+    assert result.epochs_run == result.best_epoch + settings.patience + 1 < settings.max_epochs
+    restored = float(product_bce(predict(model, validation_x), validation_y))
+    assert restored == pytest.approx(result.best_validation_loss, rel=1e-6)
+    assert restored < history.validation_loss.iloc[-1]
+
+
+def test_mixed_precision_path_runs_on_cpu(toy_data):
+    rng = np.random.default_rng(2)
+    x, y = toy_data(rng, 100)
+    torch.manual_seed(0)
+    model = JetPairClassifier(16, SMALL)
+    settings = FitSettings(learning_rate=1e-3, batch_size=50, patience=1, max_epochs=2, mixed_precision=True)
+    result = fit(model, x, y, x, y, settings, seed=0, log=lambda line: None)
+    assert np.isfinite(result.history.validation_loss).all()
+    mixed = predict(model, x, mixed_precision=True)
+    assert mixed.dtype == torch.float32  # scores come back in float32 ...
+    assert not torch.equal(mixed, predict(model, x))  # ... but were computed in bfloat16
+    torch.testing.assert_close(mixed, predict(model, x), atol=0.05, rtol=0)

@@ -1,0 +1,102 @@
+"""Figs. 9 and 11 of Cohen et al.: evaluation weights, working points and the combined network."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.special import expit
+
+from workflow_scripts.ml import ensemble, metrics
+from workflow_scripts.studies.cohen2018_lhc import combination
+from workflow_scripts.studies.cohen2018_lhc.study import FEATURES, load_baseline
+
+
+def test_spread_transform_is_the_papers_log_log_and_finite_where_the_sigmoid_saturates():
+    logits = np.array([-5.0, -1.0, 0.0, 2.0, 6.0])
+    np.testing.assert_allclose(combination.spread_full_output(logits), np.log10(np.log(2.0 - expit(logits))))
+    assert combination.spread_full_output(-50.0) == pytest.approx(np.log10(np.log(2.0)))
+    # float64 sigmoid(40) is exactly 1: log(2 - 1) = 0 would give -inf, the logit form does not.
+    saturated = combination.spread_full_output(np.array([20.0, 40.0, 80.0]))
+    assert np.all(np.isfinite(saturated)) and np.all(np.diff(saturated) < 0)
+    assert saturated[1] == pytest.approx(-40.0 / np.log(10.0), rel=1e-6)  # log1p(e^-z) ~ e^-z
+
+
+def test_threshold_keeps_the_requested_weighted_fraction():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    weights = np.array([1.0, 1.0, 2.0, 4.0, 2.0])
+    assert metrics.threshold_keeping(scores, weights, 0.2) == 0.8   # 2 of 10
+    assert metrics.threshold_keeping(scores, weights, 0.3) == 0.7   # 4 of 10: the first cut reaching 3
+    assert metrics.threshold_keeping(scores, weights, 1.0) == 0.5
+    with pytest.raises(ValueError, match="fraction"):
+        metrics.threshold_keeping(scores, weights, 0.0)
+
+
+def test_class_weights_put_five_times_the_signal_weight_on_the_background():
+    labels = np.array([1, 1, 0, 0, 0])
+    weights = combination.class_balanced_weights([1e-6, 3e-6, 2.0, 5.0, 1.0], labels, 5.0)
+    assert weights[labels == 0].sum() == pytest.approx(5 * weights[labels == 1].sum())
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[1] == pytest.approx(3 * weights[0])  # shapes within a class are kept
+
+
+def test_a_half_is_weighted_to_the_whole_cross_section_of_each_class():
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    weights = np.array([1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0])
+    half = combination.assign_halves(labels, seed=3) == "eval"
+    scaled = combination.represent_whole(weights, labels, half)
+    assert scaled[~half].sum() == 0
+    assert scaled[half & (labels == 1)].sum() == pytest.approx(10.0)
+    assert scaled[half & (labels == 0)].sum() == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="at least 4"):
+        combination.assign_halves([1, 1, 0, 0, 0, 0], seed=1)
+
+
+def test_evaluation_signal_excludes_training_events_and_keeps_the_signal_cross_section():
+    rng = np.random.default_rng(0)
+    dataset = pd.DataFrame({name: rng.uniform(0, 500, 10) for name in FEATURES})
+    dataset["label"] = [1] * 8 + [0] * 2
+    dataset["weight_pb"] = [1e-4] * 8 + [1.0] * 2
+    dataset["split"] = ["train", "train", "train", "train", "val", "test", "test", "val", "train", "test"]
+    background = pd.DataFrame({name: rng.uniform(0, 500, 3) for name in FEATURES}).assign(label=0, weight_pb=0.5)
+    events = combination.evaluation_events(dataset, background)
+    assert (events.label == 1).sum() == 4  # the four signal events outside the training split
+    assert events.weight_pb[events.label == 1].sum() == pytest.approx(8e-4)
+    assert events.weight_pb[events.label == 0].sum() == pytest.approx(1.5)  # only the MET-binned background
+
+
+def _two_discriminant_events(n=6000, seed=0):
+    """Signal and background differ in two independent directions: each network sees one of them."""
+    rng = np.random.default_rng(seed)
+    labels = np.r_[np.ones(n // 4, int), np.zeros(n - n // 4, int)]
+    full_logit = rng.normal(2.0 * labels, 1.0)
+    weak_logit = rng.normal(1.5 * labels, 1.0)
+    weight_pb = np.where(labels == 1, 1e-3, rng.uniform(0.5, 1.5, n))  # background dominates the cross section
+    events = pd.DataFrame({"label": labels, "weight_pb": weight_pb, "full_logit": full_logit, "weak_logit": weak_logit,
+                           "full_output": expit(full_logit), "weak_output": expit(weak_logit),
+                           "full_spread": combination.spread_full_output(full_logit)})
+    events["half"] = combination.assign_halves(events.label, seed=seed)
+    return events
+
+
+def test_combination_of_two_complementary_networks_removes_background_at_equal_signal():
+    events = _two_discriminant_events()
+    settings = ensemble.TrainingSettings(n_hidden=30, optimizer="adam", learning_rate=0.01, batch_size=64, epochs=10)
+    combiner, scaler = combination.train_combiner(events, settings, background_to_signal=5.0, seed=1)
+    events["combined_logit"] = combination.combined_logit(combiner, scaler, events.weak_output, events.full_spread)
+    events["weight_pb"] = combination.represent_whole(events.weight_pb, events.label, (events.half == "eval").to_numpy())
+    points = combination.working_points(events, [0.5]).set_index("selection")
+    # Every selection keeps (at least) half of the signal cross section of 0.25 * 6000 * 1e-3 pb = 1.5 pb.
+    assert np.all(points.signal_fb >= 0.5 * 1500 * (1 - 1e-9))
+    assert np.all(points.signal_fb < 0.56 * 1500)
+    # The full network separates better than the weak one; the combination beats both by a wide margin.
+    assert points.loc["full", "background_fb"] < points.loc["weak", "background_fb"]
+    reduction = points.loc["combined", "combined_reduction_vs_best_single"]
+    assert reduction == pytest.approx(1 - points.loc["combined", "background_fb"] / points.loc["full", "background_fb"])
+    assert reduction > 0.2
+
+
+def test_baseline_loader_names_the_file_it_cannot_use(tmp_path):
+    path = tmp_path / "not_a_model.pt"
+    torch.save({"params": torch.zeros(1, 3)}, path)
+    with pytest.raises(KeyError, match="not_a_model.pt"):
+        load_baseline(path)

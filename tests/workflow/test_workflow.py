@@ -1,0 +1,264 @@
+"""The tiny CI config pushed through Snakemake end to end: real rules, real code."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_scripts.core import files
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir, *args, config=TINY):
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(config), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    result = snakemake(workdir, "all")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_every_cohen2018_figure_is_drawn(finished_run):
+    figures = finished_run / "results" / "figures" / "cohen2018"
+    for name in ("fig04_roc", "fig05_label_scan", "fig06_background_efficiency", "fig07_outputs", "fig12_losses"):
+        for ext in ("pdf", "png"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 5000
+
+
+def test_summary_has_one_row_per_training(finished_run):
+    summary = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_toy" / "summary.csv")
+    config = yaml.safe_load(TINY.read_text())["cohen2018_toy"]
+    n_runs = 1 + len(config["label_scan"]) + len(config["losses"]) - 1  # weak-bce at the true label is shared
+    assert len(summary) == n_runs * config["trainings_per_run"]
+    for column in ("auc", "bkg_eff_at_sig70", "bkg_eff_at_sig40", "class_flipped", "auc_gap_to_bayes", "seed", "label_b"):
+        assert column in summary
+    assert summary["auc"].between(0.5, 1.0).all()
+    assert (summary["auc_gap_to_bayes"] > -0.02).all()  # nothing beats the likelihood ratio beyond test-set noise
+    # Labelling the 0.7 set 0.2 inverts what the network learns.
+    assert summary.loc[summary["run"] == "weak-bce-label0.2", "class_flipped"].all()
+    assert not summary.loc[summary["run"] == "weak-bce-label0.7", "class_flipped"].any()
+
+
+def test_lhc_table3_compares_full_and_weak_supervision(finished_run):
+    table = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "table3.csv")
+    assert sorted(set(table.supervision)) == ["full", "weak"] and (table.n_trainings == 2).all()
+    assert table.auc_mean.between(0, 1).all()
+    trainings = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "trainings.csv")
+    weak = trainings[trainings.supervision == "weak"]
+    assert (weak.label_a < weak.label_b).all()  # set B holds the larger share of the signal
+    assert set(trainings.mismodelling) == {"none", "random", "swap"}
+    table4 = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "table4.csv").set_index("mismodelling")
+    assert table4.loc["none", "label_a_used"] == table4.loc["none", "true_fraction_a"]
+    assert table4.loc["random", "label_b_used"] < table4.loc["random", "true_fraction_b"]  # signal lost to background
+    roc = pd.read_csv(finished_run / "results" / "metrics" / "cohen2018_lhc" / "roc.csv")
+    assert roc.groupby(["mismodelling", "supervision", "member"]).ngroups == 3 * 2 * 2
+    for ext in ("pdf", "png"):
+        assert (finished_run / "results" / "figures" / "cohen2018" / f"fig10_mismodelling.{ext}").stat().st_size > 5000
+
+
+def test_lhc_combination_cuts_every_selection_at_equal_signal_and_draws_fig09_fig11(finished_run):
+    metrics_dir = finished_run / "results" / "metrics" / "cohen2018_lhc"
+    points = pd.read_csv(metrics_dir / "working_points.csv")
+    config = yaml.safe_load(TINY.read_text())["cohen2018_lhc"]["combination"]
+    assert sorted(set(points.signal_efficiency)) == sorted(config["signal_efficiencies"])
+    events, metadata = files.read_table(metrics_dir / "evaluation_events.parquet")
+    signal_fb = 1000 * events.weight_pb[(events.half == "eval") & (events.label == 1)].sum()
+    for efficiency, point in points.groupby("signal_efficiency"):
+        assert set(point.selection) == {"full", "weak", "combined"}
+        # Every cut keeps at least the requested share of the signal cross section, and not all of it.
+        assert (point.signal_fb >= efficiency * signal_fb * (1 - 1e-9)).all() and (point.signal_fb < signal_fb).all()
+    assert set(events.half) == {"train", "eval"} and "background_files" in metadata
+    # Each half carries each class's whole cross section.
+    per_half = events.groupby(["half", "label"]).weight_pb.sum().unstack()
+    np.testing.assert_allclose(per_half.loc["train"], per_half.loc["eval"], rtol=1e-9)
+    for name in ("fig09_high_met", "fig11_combination"):
+        for ext in ("pdf", "png"):
+            assert (finished_run / "results" / "figures" / "cohen2018" / f"{name}.{ext}").stat().st_size > 5000
+
+
+def test_report_holds_every_figure_with_its_caption(finished_run):
+    report = finished_run / "report.html"
+    result = snakemake(finished_run, "all", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text()
+    figures = [path.name for path in (finished_run / "results" / "figures").rglob("*.pdf")]
+    assert len(figures) >= 12
+    for name in figures:
+        assert name in html, f"{name} is not in the report"
+    # Each toy figure gets its own caption from the one caption file (wildcards rendered by Jinja2).
+    for caption in ("Fig. 4: ROC curves", "Fig. 5. Left", "Fig. 6. Background efficiency", "Fig. 7. Network outputs",
+                    "Fig. 12 (appendix A)"):
+        assert caption in html, caption
+
+
+def test_finished_run_schedules_nothing(finished_run):
+    result = snakemake(finished_run, "all", "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_same_seed_same_results(finished_run, tmp_path):
+    """A second run from nothing writes every file under results/ with the same bytes as the finished run (CPU, same
+    thread count): cards, particles, the embedded detector's ROOT files, events, images, CWoLa's pseudo-experiments,
+    models and metrics."""
+    import hashlib
+
+    toy_metrics = Path("results/metrics/cohen2018_toy/jobs/mae-1/metrics.csv")
+    cwola_metrics = Path("results/metrics/cwola/cwola_trainings/hv_id_lambda10/25px/ssb2/trial1.csv")
+    result = snakemake(tmp_path, str(toy_metrics), str(cwola_metrics))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def checksums(workdir):  # logs/ and benchmarks/ (times, resources) are outside results/ and not compared
+        return {path.relative_to(workdir): hashlib.sha256(path.read_bytes()).hexdigest()
+                for path in (workdir / "results").rglob("*") if path.is_file()}
+
+    rerun, finished = checksums(tmp_path), checksums(finished_run)
+    assert set(rerun) <= set(finished), sorted(map(str, set(rerun) - set(finished)))
+    assert {path.suffix for path in rerun} >= {".cmnd", ".parquet", ".root", ".npy", ".pt", ".csv"}
+    # The one exclusion: a training's metrics table holds its wall time (train_seconds), so such tables are compared
+    # without that column.
+    timing = ["train_seconds"]
+    timed = {relative for relative in rerun
+             if relative.suffix == ".csv" and set(timing) & set(pd.read_csv(tmp_path / relative, nrows=0).columns)}
+    assert cwola_metrics in timed
+    for relative in timed:
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / relative).drop(columns=timing, errors="ignore"),
+                                      pd.read_csv(finished_run / relative).drop(columns=timing, errors="ignore"))
+    assert sorted(str(relative) for relative in rerun if relative not in timed and rerun[relative] != finished[relative]) == []
+
+
+def test_every_sample_chunk_is_generated_with_its_own_seed(finished_run):
+    from workflow_scripts.core.files import read_awkward
+    from workflow_scripts.generation.cards import configured_samples
+
+    generation = yaml.safe_load(TINY.read_text())["generation"]
+    chunks = sorted((finished_run / "results" / "particles").glob("*/chunk*.parquet"))
+    expected = [f"{sample}/chunk{chunk}.parquet" for sample, entry in sorted(configured_samples(generation).items())
+                for chunk in range(entry["chunks"])]
+    assert [path.parent.name + "/" + path.name for path in chunks] == expected
+    seeds = set()
+    for path in chunks:
+        events, metadata = read_awkward(path)
+        entry = configured_samples(generation)[path.parent.name]
+        assert len(events) == metadata["n_events"] == entry.get("events_per_chunk", generation["events_per_chunk"])
+        seeds.add(metadata["seed"])
+    assert len(seeds) == len(expected)
+    card = (finished_run / "results" / "cards" / "hv_id_lambda10.cmnd").read_text()
+    assert "HiddenValley:Lambda = 10" in card
+
+
+def test_events_pass_the_cwola_selection_and_fig01_is_drawn(finished_run):
+    from workflow_scripts.core.files import read_awkward
+
+    for sample in ("qcd_dijet", "hv_id_lambda10"):
+        events, metadata = read_awkward(finished_run / "results" / "events" / sample / "chunk0.parquet")
+        assert metadata["selection"] == "cwola_dijet" and metadata["n_selected"] == len(events) > 0
+        assert (events["jet_pt"][:, 1] > 750).to_numpy().all()
+    for ext in ("pdf", "png"):
+        assert (finished_run / "results" / "figures" / "cwola" / f"fig01_mjj.{ext}").stat().st_size > 5000
+    check = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "generator_cut_check.csv")
+    # The loose sample here has m-hat > 3800 GeV and pT-hat > 600 GeV: a handful of events, a valid (weak) check.
+    assert check.loc[0, "tight_pt_hat_min_gev"] == 700 and check.loc[0, "n_in_windows"] >= 0
+    assert 0 <= check.loc[0, "removed_fraction_upper95"] <= 1
+
+
+def test_invalid_config_stops_snakemake_naming_the_key(tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["cohen2018_toy"]["trainings_per_run"] = "ten"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", config=bad)
+    assert result.returncode != 0
+    assert "cohen2018_toy.trainings_per_run: 'ten' is not of type 'integer'" in result.stderr + result.stdout
+
+
+def test_lint_passes():
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake not on PATH")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(ROOT / "Snakefile")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_saved_model_reproduces_its_metrics(finished_run):
+    """The model file alone (weights and input scaling) gives the AUCs in the metrics table."""
+    import torch
+
+    from workflow_scripts.core.files import read_table
+    from workflow_scripts.ml import ensemble, metrics
+
+    state = torch.load(finished_run / "results/models/cohen2018_toy/bce-1.pt", weights_only=True)
+    table, _ = read_table(finished_run / "results/datasets/cohen2018_toy/toy.parquet")
+    test = table[table["split"] == "test"]
+    scaler = ensemble.Standardiser.from_state_dict(state)
+    outputs = ensemble.MLPEnsemble.from_state_dict(state).predict(scaler.transform(test[state["features"]].to_numpy()))
+    recorded = pd.read_csv(finished_run / "results/metrics/cohen2018_toy/jobs/bce-1/metrics.csv")
+    assert list(recorded["run"].unique()) == state["runs"]
+    for output, auc in zip(outputs.numpy(), recorded["auc"]):
+        assert max(metrics.auc(output, test["label"]), 1 - metrics.auc(output, test["label"])) == pytest.approx(auc, abs=1e-9)
+
+
+def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finished_run):
+    import numpy as np
+    import torch
+
+    from workflow_scripts.core.files import read_table
+
+    cwola = yaml.safe_load(TINY.read_text())["cwola"]
+    summary = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "cwola_summary.csv")
+    n_trainings = len(cwola["benchmarks"]) * len(cwola["resolutions"]) * len(cwola["injections"]) * cwola["trials"]
+    assert len(summary) == n_trainings * len(cwola["background_efficiencies"])
+    assert sorted(summary.injection.unique()) == cwola["injections"]
+    assert (summary.n_background_SR == cwola["background_sr_events"]).all()
+    injected = summary.n_signal_SR / np.sqrt(summary.n_background_SR)
+    assert np.allclose(injected, summary.injection, atol=0.5 / np.sqrt(cwola["background_sr_events"]))
+    assert summary.test_auc.between(0, 1).all() and summary.seed.nunique() == n_trainings
+    images = np.load(finished_run / "results" / "images" / "hv_id_lambda10" / "images_25px.npy", mmap_mode="r")
+    windows, _ = read_table(finished_run / "results" / "images" / "hv_id_lambda10" / "window_events.parquet")
+    assert images.shape == (len(windows), 2, 25, 25) and images.sum() > 0
+    transfer = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "transfer_summary.csv")
+    assert len(transfer) == len(summary) and (transfer.method == "transfer").all() and (summary.method == "cwola").all()
+    pretraining, _ = read_table(finished_run / "results" / "datasets" / "transfer" / "hv_id_lambda10" / "pretraining.parquet")
+    assert set(pretraining.source) == {"qcd_dijet", "hv_dd_lambda10"}  # never the held-out benchmark itself
+    meta_history = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_training" / "hv_id_lambda10" / "25px_history.csv")
+    assert [column for column in meta_history if column.startswith("loss_")] == ["loss_hv_dd_lambda10"]
+    meta = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_summary.csv")
+    assert len(meta) == len(summary) and (meta.method == "meta").all()
+    large = pd.read_csv(finished_run / "results" / "metrics" / "cwola" / "meta_large_summary.csv")
+    assert len(large) == len(summary)  # tiny: the large-kernel study runs at the same single resolution
+    model = torch.load(finished_run / "results" / "models" / "meta_large" / "hv_id_lambda10" / "25px" / "ssb2" / "trial0.pt",
+                       weights_only=True)
+    assert list(model["settings"]["kernels"]) == cwola["large_kernels"]["kernels"]
+    for name in ("fig02_images", "fig03_significance", "fig04_transfer", "fig05_meta_transfer", "fig06_large_kernels"):
+        for ext in ("pdf", "png"):
+            assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000
+
+
+def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run):
+    import numpy as np
+
+    from workflow_scripts.core.files import read_awkward
+    from workflow_scripts.generation import hepmc
+
+    relative = "results/hepmc/hv_id_lambda10/chunk0.hepmc3"
+    result = snakemake(finished_run, relative)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = hepmc.read_events(finished_run / relative)
+    particles, _ = read_awkward(finished_run / "results" / "particles" / "hv_id_lambda10" / "chunk0.parquet")
+    assert len(events) == len(particles)
+    energies = sorted(hepmc.final_state_momenta(events[0])[:, 3])
+    np.testing.assert_allclose(energies, sorted(np.asarray(particles.particles[0].e, dtype=float)), rtol=1e-5, atol=1e-3)

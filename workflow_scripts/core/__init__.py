@@ -1,0 +1,1 @@
+"""Shared plumbing: configuration, seeds, atomic file outputs, flat arrays, kinematics, devices, tables."""

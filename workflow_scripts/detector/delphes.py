@@ -1,0 +1,183 @@
+"""Real Delphes on one chunk: pythia8mc's full event record streamed as HepMC3 into DelphesHepMC3.
+
+The chunk's events come from the same card, seed and generator as the
+embedded chain (``pythia.generate_chunk``), so both detectors see the
+same events.  The HepMC3 text goes through a pipe into ``DelphesHepMC3``
+(it reads standard input for the file name ``-``) instead of a file of
+~300 kB per event on disk.  Delphes' ``RandomSeed`` is the chunk's detector
+seed, the one the embedded simulation uses.  Delphes writes under a
+temporary name beside the output (it refuses to overwrite a file); only a
+file whose tree holds every generated event, with the provenance record the
+embedded simulation also writes, is renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.detector import delphes_io
+from workflow_scripts.external import delphes_card, install_tools
+from workflow_scripts.generation import hepmc, pythia
+
+PROGRAM = "DelphesHepMC3"
+
+
+def delphes_program(record) -> tuple[str, Path, dict]:
+    """DelphesHepMC3, the CMS card and the environment, from an install record (rule install_delphes, or the image's)."""
+    tool = install_tools.record_or_default(record, "delphes")
+    return tool["programs"][PROGRAM], Path(tool["cms_card"]), install_tools.tool_environment(tool)
+
+
+def _relay(stream, sink) -> None:
+    for line in stream:
+        sink.write(line)
+    sink.flush()
+
+
+@contextlib.contextmanager
+def delphes_process(program: str, card: Path, output: Path, env: dict):
+    """A running DelphesHepMC3 reading HepMC3 from a pipe; yields the pipe's path for the writer."""
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen([program, str(card), str(output), "-"], stdin=read_end, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env)
+    os.close(read_end)
+    relay = threading.Thread(target=_relay, args=(process.stdout, sys.stdout), daemon=True)
+    relay.start()
+    try:
+        # pyhepmc opens a path; /dev/fd/N is the pipe's write end on Linux.
+        yield f"/dev/fd/{write_end}", process
+    finally:
+        os.close(write_end)  # end of input: Delphes finishes its events and writes the file
+        process.wait()
+        relay.join()
+
+
+def tree_entries(path) -> int:
+    import uproot
+
+    with uproot.open(path) as handle:
+        return int(handle["Delphes"].num_entries)
+
+
+def write_provenance(path, provenance: dict) -> None:
+    """The provenance record as the embedded simulation stores it (a TObjString under PROVENANCE_KEY)."""
+    import uproot
+
+    with uproot.update(path) as handle:
+        handle[delphes_io.PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
+
+
+@contextlib.contextmanager
+def delphes_output(output: Path):
+    """A fresh temporary name beside `output` (Delphes refuses to overwrite), renamed into place on success."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
+    partial.unlink(missing_ok=True)
+    try:
+        yield partial
+        os.replace(partial, output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def patched_card(cms_card: Path, jet_radius: float, detector_seed: int, directory) -> Path:
+    card = delphes_card.patch_cms_card(cms_card.read_text(), jet_radius, detector_seed, source=str(cms_card))
+    path = Path(directory) / "delphes_card.tcl"
+    path.write_text(card)
+    return path
+
+
+def check_run(process, partial: Path, expected_events: int, what: str) -> None:
+    if process.returncode != 0 or not partial.is_file():
+        raise RuntimeError(f"{PROGRAM} failed for {what} (exit code {process.returncode}); see its output above")
+    entries = tree_entries(partial)
+    if entries != expected_events:
+        raise RuntimeError(f"{PROGRAM} wrote {entries} events for {what}, expected {expected_events}")
+
+
+def detector_provenance(card: Path, cms_card: Path, detector_seed: int, jet_radius: float) -> dict:
+    return {"detector_seed": detector_seed, "jet_radius": jet_radius,
+            "detector": f"Delphes {install_tools.VERSIONS['delphes']}, {cms_card.name}",
+            "detector_card_sha256": hashlib.sha256(card.read_bytes()).hexdigest()}
+
+
+def simulate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, jet_radius: float,
+                   batch_size: int = 100, lhe_first_event: int | None = None, tool_record=None, scratch_root=None) -> dict:
+    """Generate one chunk with pythia8mc and simulate it with Delphes' CMS card into `output` (Delphes ROOT)."""
+    program, cms_card, env = delphes_program(tool_record)
+    detector_seed = derive_seed(global_seed, "detector", sample, chunk)
+    what = f"sample {sample} chunk {chunk}"
+    with tempfile.TemporaryDirectory(prefix=f"delphes-{sample}-chunk{chunk}-", dir=scratch_root) as scratch, \
+            delphes_output(Path(output)) as partial:
+        card = patched_card(cms_card, jet_radius, detector_seed, scratch)
+        with delphes_process(program, card, partial, env) as (pipe, process):
+            metadata = pythia.generate_chunk(card_path, None, sample, chunk, n_events, global_seed, batch_size,
+                                                 hepmc_output=pipe, lhe_first_event=lhe_first_event, atomic=False)
+        check_run(process, partial, metadata["n_events"], what)
+        provenance = metadata | detector_provenance(card, cms_card, detector_seed, jet_radius)
+        write_provenance(partial, provenance)
+    return provenance
+
+
+def simulate_hepmc_file(hepmc_path, output, sample: str, chunk: int, global_seed: int, jet_radius: float,
+                        tool_record=None, scratch_root=None) -> dict:
+    """Delphes on an existing HepMC3 file (target `hepmc`); a file cut short is refused before Delphes runs."""
+    hepmc_path = Path(hepmc_path)
+    n_events = hepmc.count_events(hepmc_path)
+    program, cms_card, env = delphes_program(tool_record)
+    detector_seed = derive_seed(global_seed, "detector", sample, chunk)
+    with tempfile.TemporaryDirectory(prefix=f"delphes-{sample}-chunk{chunk}-", dir=scratch_root) as scratch, \
+            delphes_output(Path(output)) as partial:
+        card = patched_card(cms_card, jet_radius, detector_seed, scratch)
+        process = subprocess.run([program, str(card), str(partial), str(hepmc_path)], env=env, stdin=subprocess.DEVNULL)
+        check_run(process, partial, n_events, str(hepmc_path))
+        provenance = {"sample": sample, "chunk": chunk, "global_seed": global_seed, "n_events": n_events,
+                      "hepmc_file": hepmc_path.name} | detector_provenance(card, cms_card, detector_seed, jet_radius)
+        write_provenance(partial, provenance)
+    return provenance
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.detector.delphes", description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--card", type=Path, help="the sample's (or chunk's) Pythia card: generate and simulate")
+    source.add_argument("--hepmc", type=Path, help="simulate the events of this HepMC3 file instead")
+    parser.add_argument("--output", type=Path, required=True, help="the chunk's Delphes ROOT file")
+    parser.add_argument("--sample", required=True)
+    parser.add_argument("--chunk", type=int, required=True)
+    parser.add_argument("--events", type=int, help="events to generate (with --card)")
+    parser.add_argument("--seed", type=int, required=True, help="global seed")
+    parser.add_argument("--jet-radius", type=float, required=True)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--lhe-first-event", type=int, help="as for workflow_scripts.generation.pythia")
+    parser.add_argument("--tool", type=Path, help="Delphes' install record (rule install_delphes); "
+                        f"default: the generator image's, under ${install_tools.RECORDS_VARIABLE}")
+    parser.add_argument("--scratch", type=Path)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.card is not None and args.events is None:
+        parser.error("--card needs --events")
+    try:
+        if args.card is not None:
+            provenance = simulate_chunk(args.card, args.output, args.sample, args.chunk, args.events, args.seed,
+                                        args.jet_radius, args.batch_size, args.lhe_first_event, args.tool, args.scratch)
+        else:
+            provenance = simulate_hepmc_file(args.hepmc, args.output, args.sample, args.chunk, args.seed, args.jet_radius,
+                                             args.tool, args.scratch)
+    except (install_tools.ToolError, OSError) as error:
+        sys.exit(f"error: {error}")
+    print(provenance, flush=True)
+
+
+if __name__ == "__main__":
+    main()

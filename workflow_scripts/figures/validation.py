@@ -1,0 +1,104 @@
+"""Figures of the validation checks: the generator-level cuts and the embedded detector against Delphes."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+
+from workflow_scripts.analysis.images import HALF_WIDTH
+from workflow_scripts.figures.style import save
+from workflow_scripts.validation.closure import CONSTITUENT_TYPES, MIN_JETS_PER_BIN
+
+
+def generator_cut_check(events, windows, pt_hat_min_gev, m_hat_min_gev, result, output) -> None:
+    """M_jj of a loosely generated background: all selected events and those the tight generator cuts keep."""
+    mjj = events["mjj_gev"]
+    tight = (events["pt_hat_gev"] >= pt_hat_min_gev) & (events["m_hat_gev"] >= m_hat_min_gev)
+    bins = np.linspace(3000, 7000, 41)
+    figure, axis = plt.subplots()
+    axis.hist(mjj, bins=bins, histtype="step", lw=2, color="black", label="loose generator cuts")
+    axis.hist(mjj[tight], bins=bins, histtype="step", lw=2, ls="--", color="tab:blue",
+              label=rf"and $\hat p_T$ > {pt_hat_min_gev:g}, $\hat m$ > {m_hat_min_gev:g} GeV")
+    for low, high in windows:
+        axis.axvspan(low, high, color="grey", alpha=0.15)
+    fraction = result["removed_fraction_upper95"]
+    axis.set(xlabel=r"$M_{jj}$ [GeV]", ylabel="Events / 100 GeV", yscale="log",
+             title=f"lost in SR+SB: {result['n_removed_by_tight_cuts']} of {result['n_in_windows']} (< {100 * fraction:.2g} % at 95 % CL)")
+    axis.title.set_fontsize(13)
+    axis.legend(loc="upper right")
+    save(figure, output)
+
+
+SUMMARY_QUANTITIES = ["leading_jet_pt", "mjj", "met", "met_q90", "leading_jet_mass", "constituents", "selection_efficiency"]
+
+
+def detector_closure(table: pd.DataFrame, arrays: dict[str, dict[str, np.ndarray]], output) -> None:
+    """The closure figure: ratios against their tolerances, jet response and resolution, constituents by type,
+    the first sample's mean Delphes jet image and the per-pixel pull of the embedded one against it."""
+    samples = list(arrays)
+    colors = dict(zip(samples, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    figure, axes = plt.subplots(2, 3, figsize=(21, 13))
+
+    ax = axes[0, 0]
+    for offset, sample in zip(np.linspace(-0.25, 0.25, len(samples)), samples):
+        rows = table[(table["sample"] == sample) & table.quantity.isin(SUMMARY_QUANTITIES)].set_index("quantity")
+        present = [quantity for quantity in SUMMARY_QUANTITIES if quantity in rows.index]
+        positions = [SUMMARY_QUANTITIES.index(quantity) + offset for quantity in present]
+        ax.errorbar(100 * (rows.loc[present, "ratio"] - 1), positions, xerr=100 * rows.loc[present, "ratio_uncertainty"],
+                    fmt="o", color=colors[sample], label=sample)
+    tolerances = table.drop_duplicates("quantity").set_index("quantity").tolerance
+    for index, quantity in enumerate(SUMMARY_QUANTITIES):
+        if quantity in tolerances and np.isfinite(tolerances[quantity]):
+            ax.fill_betweenx([index - 0.4, index + 0.4], -100 * tolerances[quantity], 100 * tolerances[quantity], color="0.85")
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(range(len(SUMMARY_QUANTITIES)), [name.replace("_", " ") for name in SUMMARY_QUANTITIES], fontsize=13)
+    ax.set_xlabel("embedded / Delphes - 1 [%] (grey: tolerance)")
+    ax.legend(fontsize=11)
+
+    for ax, statistic, label in ((axes[0, 1], "median", "jet pT response, reco / gen"), (axes[0, 2], "resolution", "jet pT resolution")):
+        for sample in samples:
+            response = arrays[sample]
+            central = response["response_abs_eta_low"] == 0.0
+            centre = np.sqrt(response["response_pt_low_gev"] * response["response_pt_high_gev"])[central]
+            for detector, style in (("embedded", "-o"), ("delphes", "--s")):
+                enough = response[f"response_{detector}_n"][central] >= MIN_JETS_PER_BIN
+                ax.plot(centre[enough], response[f"response_{detector}_{statistic}"][central][enough], style,
+                        color=colors[sample], label=f"{sample}, {detector}")
+        ax.set_xscale("log")
+        ax.set_xlabel(r"generator jet $p_T$ [GeV], $|\eta| < 1.5$")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=9, ncol=2)
+
+    ax = axes[1, 0]
+    kinds = list(CONSTITUENT_TYPES.values())
+    width = 0.8 / max(len(samples), 1)
+    for index, sample in enumerate(samples):
+        rows = table[table["sample"] == sample].set_index("quantity")
+        names = [f"leading_jet_count_{kind}" for kind in kinds]
+        positions = np.arange(len(kinds)) + (index - (len(samples) - 1) / 2) * width
+        ax.bar(positions, rows.loc[names, "delphes"], width, color=colors[sample], alpha=0.4)
+        ax.plot(positions, rows.loc[names, "embedded"], "o", color=colors[sample], label=sample)
+    ax.set_xticks(range(len(kinds)), [kind.replace("_", " ") for kind in kinds])
+    ax.set_ylabel("leading-jet constituents per event\n(bars: Delphes, points: embedded)")
+    ax.legend(fontsize=11)
+
+    first = samples[0]
+    extent = [-HALF_WIDTH, HALF_WIDTH, -HALF_WIDTH, HALF_WIDTH]
+    mean = arrays[first]["mean_image_delphes"]
+    shown = axes[1, 1].imshow(mean, origin="lower", extent=extent, norm=LogNorm(vmin=max(mean[mean > 0].min(), mean.max() * 1e-5)))
+    figure.colorbar(shown, ax=axes[1, 1], label="mean pixel pT [GeV]")
+    axes[1, 1].set_title(f"{first}: mean jet image, Delphes", fontsize=14)
+    pull = arrays[first]["pull"]
+    limit = max(3.0, float(np.abs(pull).max()))
+    shown = axes[1, 2].imshow(pull, origin="lower", extent=extent, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    figure.colorbar(shown, ax=axes[1, 2], label="pull (embedded - Delphes) / sigma")
+    axes[1, 2].set_title(f"{first}: per-pixel pull, embedded against Delphes", fontsize=14)
+    aucs = table[table.quantity == "two_sample_auc"].set_index("sample").ratio
+    axes[1, 0].text(0.98, 0.6, "two-sample CNN AUC\n" + "\n".join(f"{sample}: {auc:.3f}" for sample, auc in aucs.items()),
+                    transform=axes[1, 0].transAxes, ha="right", va="top", fontsize=11)
+    for ax in axes[1, 1:]:
+        ax.set_xlabel(r"$\eta'$")
+        ax.set_ylabel(r"$\phi'$")
+    save(figure, output)

@@ -1,0 +1,1 @@
+"""Cohen, Freytsis and Ostdiek (JHEP 2018), section 3 and appendix A: the toy model."""

@@ -1,0 +1,147 @@
+"""CWoLa training of one pseudo-experiment: signal region against sidebands, scored on the fixed test set.
+
+One dataset in (rows of the samples' image files, labelled SR = 1 and SB = 0), a model and a tidy metrics table
+out: test AUC against true signal, and Eq. (3.1)'s significance after cuts at fixed background efficiencies.
+With a pretrained model (transfer or meta-transfer learning) only the dense head is trained, on the frozen
+extractor's features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from workflow_scripts.analysis import images
+from workflow_scripts.core import files
+from workflow_scripts.core.devices import resolve_device, set_cpu_threads
+from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.ml import metrics
+from workflow_scripts.ml.fit import FitSettings, fit, predict, to_device
+from workflow_scripts.ml.models import CNNSettings, JetPairClassifier, PairHead, load_model, save_model
+
+
+def gather_images(table: pd.DataFrame, image_files: dict[str, Path], unit_intensity: bool = False) -> np.ndarray:
+    """The images a dataset table refers to, in table order, read from the memory-mapped sample files."""
+    sources = sorted(set(table.source))
+    missing = [source for source in sources if source not in image_files]
+    if missing:
+        raise KeyError(f"no image file given for sources {missing}")
+    maps = {source: images.load_images(image_files[source]) for source in sources}
+    shape = next(iter(maps.values())).shape[1:]
+    gathered = np.empty((len(table), *shape), dtype=images.IMAGE_DTYPE)
+    for source, image_map in maps.items():
+        mask = (table.source == source).to_numpy()
+        rows = table.image_row.to_numpy()[mask]
+        if len(rows) and rows.max() >= len(image_map):
+            raise IndexError(f"dataset refers to row {rows.max()} of {image_files[source]}, which has {len(image_map)} events")
+        order = np.argsort(rows)  # memory maps read fastest in increasing row order
+        part = np.empty((len(rows), *shape), dtype=images.IMAGE_DTYPE)
+        part[order] = image_map[rows[order]]
+        gathered[mask] = part
+    return images.unit_intensity(gathered) if unit_intensity else gathered
+
+
+def significance_table(test_scores, test_is_signal, n_signal_sr: int, n_background_sr: int,
+                       background_efficiencies) -> pd.DataFrame:
+    """Eq. (3.1) after cuts at fixed background efficiencies: N_s = eps_s S, N_b = eps_b B."""
+    rows = []
+    for efficiency in background_efficiencies:
+        signal_efficiency = metrics.signal_efficiency_at(test_scores, test_is_signal, efficiency)
+        rows.append({"background_efficiency": efficiency, "signal_efficiency": signal_efficiency,
+                     "significance_before": float(metrics.discovery_significance(n_signal_sr, n_background_sr)),
+                     "significance_after": float(metrics.discovery_significance(signal_efficiency * n_signal_sr,
+                                                                                efficiency * n_background_sr))})
+    return pd.DataFrame(rows)
+
+
+def train_cwola(dataset_path, test_path, background_images, signal_images, network: CNNSettings, settings: FitSettings,
+                background_efficiencies, global_seed: int, identifiers: dict, device: str = "auto",
+                unit_intensity: bool = True, pretrained=None, method: str = "cwola") -> tuple:
+    """Train one pseudo-experiment; return (model, metrics table, fit result).
+
+    With `pretrained` (a model file from `pretrain`, or from meta-training with its scaling and shifting),
+    this is the fine-tuning step: the feature extractor is loaded and frozen and fresh dense layers are
+    trained on its cached outputs.
+    """
+    dataset, dataset_meta = files.read_table(dataset_path)
+    test, _ = files.read_table(test_path)
+    image_files = {"background": background_images, "signal": signal_images}
+    torch_device = resolve_device(device)
+    seed = derive_seed(global_seed, "cwola-train", *identifiers.values())
+    torch.manual_seed(seed)
+    train = dataset[dataset.split == "train"]
+    validation = dataset[dataset.split == "validation"]
+    train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
+    validation_x = to_device(gather_images(validation, image_files, unit_intensity), torch_device)
+    test_x = to_device(gather_images(test, image_files, unit_intensity), torch_device)
+    npix = train_x.shape[-1]
+    model = JetPairClassifier(npix, network).to(torch_device)
+    trained = model
+    if pretrained is not None:
+        source, payload = load_model(pretrained, torch_device)
+        if (payload["npix"], CNNSettings.from_dict(payload["settings"])) != (npix, network):
+            raise ValueError(f"pretrained model {pretrained} has npix {payload['npix']} and {payload['settings']}, "
+                             f"this training {npix} and {network.to_dict()}")
+        model.load_state_dict(source.state_dict())
+        model.freeze_feature_extractor()
+        model.reset_head()
+        # The frozen extractor gives every event the same features in every epoch: compute them once.
+        train_x, validation_x, test_x = (model.pair_features(data) for data in (train_x, validation_x, test_x))
+        trained = PairHead(model.jet_network.head)
+    result = fit(trained, train_x, to_device(train.label.to_numpy(), torch_device), validation_x,
+                 to_device(validation.label.to_numpy(), torch_device), settings, seed)
+    mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
+    scores = predict(trained, test_x, mixed_precision=mixed).cpu().numpy()
+    counts = dataset_meta["counts"]
+    table = significance_table(scores, test.is_signal.to_numpy(), counts["signal_SR"], counts["background_SR"],
+                               background_efficiencies)
+    summary = {**identifiers, "method": method, "npix": npix,
+               "unit_intensity": unit_intensity, "seed": seed, "device": torch_device.type,
+               "n_train": len(train), "n_validation": len(validation),
+               **{f"n_{key}": value for key, value in counts.items()},
+               "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+               "best_validation_loss": result.best_validation_loss, "train_seconds": result.seconds,
+               "test_auc": metrics.auc(scores, test.is_signal.to_numpy())}
+    for column, value in reversed(list(summary.items())):
+        table.insert(0, column, value)
+    return model, table, result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.studies.cwola.training", description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--test-set", type=Path, required=True)
+    parser.add_argument("--background-images", type=Path, required=True)
+    parser.add_argument("--signal-images", type=Path, required=True)
+    parser.add_argument("--pretrained", type=Path, help="transfer learning: freeze this model's feature extractor")
+    parser.add_argument("--settings", required=True,
+                        help="JSON: network, fit, background_efficiencies, identifiers (the columns naming this training),"
+                             " method, unit_intensity, seed, device")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--history", type=Path, required=True)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    settings = json.loads(args.settings)
+    set_cpu_threads(args.threads)
+    identifiers = settings["identifiers"]
+    model, table, result = train_cwola(args.dataset, args.test_set, args.background_images, args.signal_images,
+                                       CNNSettings.from_dict(settings["network"]), FitSettings(**settings["fit"]),
+                                       settings["background_efficiencies"], settings["seed"], identifiers,
+                                       settings.get("device", "auto"), settings["unit_intensity"], args.pretrained,
+                                       settings["method"])
+    save_model(model, args.model, {"identifiers": identifiers, "best_epoch": result.best_epoch,
+                                   "unit_intensity": settings["unit_intensity"]})
+    files.write_csv(result.history.assign(**identifiers), args.history)
+    files.write_csv(table, args.metrics)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
