@@ -1,5 +1,9 @@
 """The tiny CI config pushed through Snakemake end to end: real rules, real code."""
 
+import html
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,6 +107,57 @@ def test_report_holds_every_figure_with_its_caption(finished_run):
     for caption in ("Fig. 4: ROC curves", "Fig. 5. Left", "Fig. 6. Background efficiency", "Fig. 7. Network outputs",
                     "Fig. 12 (appendix A)"):
         assert caption in html, caption
+
+
+REPORT_CATEGORIES = ["Cohen 2018 toy model", "Cohen 2018 LHC", "CWoLa", "Validation"]
+
+
+def browser():
+    """A headless Chromium (Debian package `chromium`), or a skip; REQUIRE_BROWSER_TEST=1 (as in .ci/run) fails instead."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("REQUIRE_BROWSER_TEST") == "1":
+        pytest.fail("REQUIRE_BROWSER_TEST=1 but no chromium on PATH (apt-get install chromium)")
+    pytest.skip("no headless Chromium on PATH (apt-get install chromium)")
+
+
+def test_report_opened_in_a_browser_shows_every_figure_with_its_caption(finished_run, tmp_path):
+    """The report is a JavaScript application: Chromium opens it, a small script (tests/workflow/report_harness.js)
+    clicks through every category and every result's information panel, and the test reads what was shown."""
+    chromium = browser()
+    report = finished_run / "report.html"
+    if not report.exists():
+        assert snakemake(finished_run, "all", "--report", str(report)).returncode == 0
+    harness = (Path(__file__).parent / "report_harness.js").read_text().replace("CATEGORIES", json.dumps(REPORT_CATEGORIES))
+    page = report.read_text()
+    end = page.rfind("</body>")
+    opened = tmp_path / "report_opened.html"
+    opened.write_text(page[:end] + "<script>" + harness + "</script>" + page[end:])
+    headless = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=120000"]
+    shown = subprocess.run([*headless, "--dump-dom", opened.as_uri()], capture_output=True, text=True, timeout=300)
+    rendered = re.findall(r'<pre id="rendered-report">(.*?)</pre>', shown.stdout, re.S)
+    assert rendered, shown.stderr[-2000:]
+    seen = json.loads(html.unescape(rendered[-1]))
+    assert "error" not in seen, seen
+    captions = {file: caption for files in seen.values() for file, caption in files.items()}
+    figures = sorted(str(path.relative_to(finished_run)) for path in (finished_run / "results" / "figures").rglob("*.pdf"))
+    assert len(figures) >= 14 and set(figures) <= set(captions), set(figures) - set(captions)
+    for figure in figures:
+        assert len(captions[figure]) > 80, (figure, captions[figure])  # a real caption, not an empty panel
+    for figure in figures:
+        if "/cohen2018/fig" in figure or "/cwola/fig" in figure:
+            number = int(re.search(r"fig(\d+)_", figure).group(1))
+            assert f"Fig. {number}" in captions[figure], (figure, captions[figure])
+    # A screenshot of the report as a reader first sees it: drawn, not blank.
+    screenshot = tmp_path / "report.png"
+    subprocess.run([*headless, "--window-size=1400,1000", f"--screenshot={screenshot}", report.as_uri()],
+                   capture_output=True, timeout=300, check=True)
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert image.size == (1400, 1000) and colours is not None and len(colours) > 20
 
 
 def test_finished_run_schedules_nothing(finished_run):
