@@ -284,7 +284,8 @@ def pretraining_signals(wildcards):
 
 
 def cwola_training_mem_mb(wildcards):
-    """Images of one pseudo-experiment plus the test set, held twice (gathered array and tensor), plus torch."""
+    """Images of one pseudo-experiment plus the test set, held twice (gathered array and tensor), plus torch; the
+    pseudo-experiments of a job train one after another."""
     events = 3 * CWOLA["background_sr_events"] + 2 * CWOLA["n_test_per_class"]
     return 1500 + 2 * events * 2 * int(wildcards.npix) ** 2 * 4 // 1_000_000
 
@@ -296,8 +297,56 @@ def pretraining_mem_mb(wildcards):
 
 
 def cwola_training_runtime(wildcards):
-    """Minutes a cluster should allow one CPU training (GPU trainings take a fraction)."""
-    return {25: 60, 50: 180}.get(int(wildcards.npix), 480)
+    """Minutes a cluster should allow a job: its pseudo-experiments (or one pretraining) on a CPU, one after another
+    (GPU trainings take a fraction)."""
+    per_training = {25: 60, 50: 180}.get(int(wildcards.npix), 480)
+    experiments = len(CWOLA["injections"]) * CWOLA["trials"] if "method" in wildcards.keys() else 1
+    return per_training * experiments
+
+
+def cwola_experiment_points():
+    """Every pseudo-experiment of a benchmark, as (injection label, trial)."""
+    return [(injection_label(injection), trial) for injection in CWOLA["injections"] for trial in range(CWOLA["trials"])]
+
+
+CWOLA_EXPERIMENT_FILES = {
+    "dataset": "results/datasets/cwola/{benchmark}/ssb{injection}/trial{trial}.parquet",
+    "model": "results/models/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
+    "metrics": f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
+    "history": f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
+}
+
+
+def cwola_experiment_outputs(kind):
+    """An output of every pseudo-experiment of a training job, with the job's wildcards left in place."""
+    pattern = CWOLA_EXPERIMENT_FILES[kind]
+    return [
+        pattern.replace("{injection}", injection).replace("{trial}", str(trial)) for injection, trial in cwola_experiment_points()
+    ]
+
+
+def cwola_experiment_files(wildcards, kind):
+    return [path.format(**wildcards) for path in cwola_experiment_outputs(kind)]
+
+
+def cwola_experiments(wildcards):
+    """What the training job writes for each of its pseudo-experiments, for its --experiments argument."""
+    experiments = []
+    for injection, trial in cwola_experiment_points():
+        values = dict(wildcards.items()) | {"injection": injection, "trial": trial}
+        experiments.append(
+            {
+                "dataset": CWOLA_EXPERIMENT_FILES["dataset"].format(**values),
+                "identifiers": {
+                    "benchmark": wildcards.benchmark,
+                    "resolution": int(wildcards.npix),
+                    "injection": float(injection),
+                    "trial": trial,
+                },
+                **{kind: CWOLA_EXPERIMENT_FILES[kind].format(**values) for kind in ("model", "metrics", "history")},
+            }
+        )
+    return experiments
 
 
 def window_events(sample):

@@ -202,19 +202,19 @@ rule meta_train:
 
 rule train_cwola:
     input:
-        dataset=rules.cwola_dataset.output,
+        datasets=lambda wildcards: cwola_experiment_files(wildcards, "dataset"),
         test=rules.cwola_test_set.output,
         background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
         signal_images=lambda wildcards: image_file(wildcards.benchmark, wildcards.npix),
         pretrained=pretrained_model,
     output:
-        model="results/models/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
-        metrics=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
-        history=f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
+        models=cwola_experiment_outputs("model"),
+        metrics=cwola_experiment_outputs("metrics"),
+        histories=cwola_experiment_outputs("history"),
     log:
-        "logs/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.log",
+        "logs/train_cwola/{method}/{benchmark}/{npix}px.log",
     benchmark:
-        "benchmarks/train_cwola/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.tsv"
+        "benchmarks/train_cwola/{method}/{benchmark}/{npix}px.tsv"
     wildcard_constraints:
         method=METHODS,
     conda:
@@ -230,24 +230,18 @@ rule train_cwola:
                 "network": method_network(wildcards.method),
                 "fit": CWOLA["fit"],
                 "background_efficiencies": CWOLA["background_efficiencies"],
-                "identifiers": {
-                    "benchmark": wildcards.benchmark,
-                    "resolution": int(wildcards.npix),
-                    "injection": float(wildcards.injection),
-                    "trial": int(wildcards.trial),
-                },
                 "method": wildcards.method,
                 "unit_intensity": CWOLA["unit_intensity_images"],
                 "seed": config["seed"],
                 "device": config["training"]["device"],
             }
         ),
+        experiments=lambda wildcards: json_argument(cwola_experiments(wildcards)),
         pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
     shell:
-        "python -m workflow_scripts.studies.cwola.training --dataset {input.dataset} --test-set {input.test}"
+        "python -m workflow_scripts.studies.cwola.training --test-set {input.test}"
         " --background-images {input.background_images} --signal-images {input.signal_images} {params.pretrained}"
-        " --settings {params.settings} --threads {threads} --model {output.model} --metrics {output.metrics}"
-        " --history {output.history} > {log} 2>&1"
+        " --settings {params.settings} --experiments {params.experiments} --threads {threads} > {log} 2>&1"
 
 
 rule cwola_summary:

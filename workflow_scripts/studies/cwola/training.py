@@ -1,7 +1,10 @@
-"""CWoLa training of one pseudo-experiment: signal region against sidebands, scored on the fixed test set.
+"""CWoLa training of pseudo-experiments: signal region against sidebands, scored on the fixed test set.
 
-One dataset in (rows of the samples' image files, labelled SR = 1 and SB = 0), a model and a tidy metrics table
-out: test AUC against true signal, and Eq. (3.1)'s significance after cuts at fixed background efficiencies.
+Per pseudo-experiment, one dataset in (rows of the samples' image files, labelled SR = 1 and SB = 0), a model
+and a tidy metrics table out: test AUC against true signal, and Eq. (3.1)'s significance after cuts at fixed
+background efficiencies.  One job trains every pseudo-experiment of a (method, benchmark, resolution): the
+images, the test set and the pretrained network are read once, and each pseudo-experiment still has its own
+seed and its own output files.
 With a pretrained model (transfer or meta-transfer learning) only the dense head is trained, on the frozen
 extractor's features.
 """
@@ -9,6 +12,7 @@ extractor's features.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -60,44 +64,67 @@ def significance_table(test_scores, test_is_signal, n_signal_sr: int, n_backgrou
     return pd.DataFrame(rows)
 
 
-def train_cwola(dataset_path, test_path, background_images, signal_images, network: CNNSettings, settings: FitSettings,
-                background_efficiencies, global_seed: int, identifiers: dict, device: str = "auto",
-                unit_intensity: bool = True, pretrained=None, method: str = "cwola") -> tuple:
-    """Train one pseudo-experiment; return (model, metrics table, fit result).
+@dataclasses.dataclass
+class SharedInputs:
+    """What every pseudo-experiment of one (benchmark, resolution, method) shares, read once per job: the image
+    files, the fixed test set and its images (or their frozen features), and the pretrained network."""
 
-    With `pretrained` (a model file from `pretrain`, or from meta-training with its scaling and shifting),
-    this is the fine-tuning step: the feature extractor is loaded and frozen and fresh dense layers are
-    trained on its cached outputs.
-    """
-    dataset, dataset_meta = files.read_table(dataset_path)
+    image_files: dict
+    test: pd.DataFrame
+    test_x: torch.Tensor
+    device: torch.device
+    pretrained: tuple | None  # (model, payload) of the network fine-tuning starts from
+
+
+def load_shared(test_path, background_images, signal_images, device: str = "auto", unit_intensity: bool = True,
+                pretrained=None) -> SharedInputs:
     test, _ = files.read_table(test_path)
     image_files = {"background": background_images, "signal": signal_images}
     torch_device = resolve_device(device)
+    test_x = to_device(gather_images(test, image_files, unit_intensity), torch_device)
+    source = load_model(pretrained, torch_device) if pretrained is not None else None
+    if source is not None:
+        # The frozen extractor gives every event the same features in every epoch: compute them once.
+        test_x = source[0].pair_features(test_x)
+    return SharedInputs(image_files, test, test_x, torch_device, source)
+
+
+def train_cwola(dataset_path, shared: SharedInputs, network: CNNSettings, settings: FitSettings,
+                background_efficiencies, global_seed: int, identifiers: dict, unit_intensity: bool = True,
+                method: str = "cwola") -> tuple:
+    """Train one pseudo-experiment; return (model, metrics table, fit result).
+
+    Its seed follows from its identifiers alone, so it trains the same network whichever job it shares.  With a
+    pretrained network in `shared` (from `pretrain`, or from meta-training with its scaling and shifting), this
+    is the fine-tuning step: the feature extractor is loaded and frozen and fresh dense layers are trained on
+    its cached outputs.
+    """
+    dataset, dataset_meta = files.read_table(dataset_path)
+    torch_device = shared.device
     seed = derive_seed(global_seed, "cwola-train", *identifiers.values())
     torch.manual_seed(seed)
     train = dataset[dataset.split == "train"]
     validation = dataset[dataset.split == "validation"]
-    train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
-    validation_x = to_device(gather_images(validation, image_files, unit_intensity), torch_device)
-    test_x = to_device(gather_images(test, image_files, unit_intensity), torch_device)
+    train_x = to_device(gather_images(train, shared.image_files, unit_intensity), torch_device)
+    validation_x = to_device(gather_images(validation, shared.image_files, unit_intensity), torch_device)
     npix = train_x.shape[-1]
     model = JetPairClassifier(npix, network).to(torch_device)
     trained = model
-    if pretrained is not None:
-        source, payload = load_model(pretrained, torch_device)
+    if shared.pretrained is not None:
+        source, payload = shared.pretrained
         if (payload["npix"], CNNSettings.from_dict(payload["settings"])) != (npix, network):
-            raise ValueError(f"pretrained model {pretrained} has npix {payload['npix']} and {payload['settings']}, "
+            raise ValueError(f"the pretrained model has npix {payload['npix']} and {payload['settings']}, "
                              f"this training {npix} and {network.to_dict()}")
         model.load_state_dict(source.state_dict())
         model.freeze_feature_extractor()
         model.reset_head()
-        # The frozen extractor gives every event the same features in every epoch: compute them once.
-        train_x, validation_x, test_x = (model.pair_features(data) for data in (train_x, validation_x, test_x))
+        train_x, validation_x = (model.pair_features(data) for data in (train_x, validation_x))
         trained = PairHead(model.jet_network.head)
     result = fit(trained, train_x, to_device(train.label.to_numpy(), torch_device), validation_x,
                  to_device(validation.label.to_numpy(), torch_device), settings, seed)
     mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
-    scores = predict(trained, test_x, mixed_precision=mixed).cpu().numpy()
+    test = shared.test
+    scores = predict(trained, shared.test_x, mixed_precision=mixed).cpu().numpy()
     counts = dataset_meta["counts"]
     table = significance_table(scores, test.is_signal.to_numpy(), counts["signal_SR"], counts["background_SR"],
                                background_efficiencies)
@@ -115,32 +142,32 @@ def train_cwola(dataset_path, test_path, background_images, signal_images, netwo
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.studies.cwola.training", description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--test-set", type=Path, required=True)
     parser.add_argument("--background-images", type=Path, required=True)
     parser.add_argument("--signal-images", type=Path, required=True)
     parser.add_argument("--pretrained", type=Path, help="transfer learning: freeze this model's feature extractor")
     parser.add_argument("--settings", required=True,
-                        help="JSON: network, fit, background_efficiencies, identifiers (the columns naming this training),"
-                             " method, unit_intensity, seed, device")
+                        help="JSON: network, fit, background_efficiencies, method, unit_intensity, seed, device")
+    parser.add_argument("--experiments", required=True,
+                        help="JSON list, one entry per pseudo-experiment trained in this job: dataset, identifiers (the"
+                             " columns naming the training), model, metrics, history (the output files)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--history", type=Path, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    settings = json.loads(args.settings)
+    settings, experiments = json.loads(args.settings), json.loads(args.experiments)
     set_cpu_threads(args.threads)
-    identifiers = settings["identifiers"]
-    model, table, result = train_cwola(args.dataset, args.test_set, args.background_images, args.signal_images,
-                                       CNNSettings.from_dict(settings["network"]), FitSettings(**settings["fit"]),
-                                       settings["background_efficiencies"], settings["seed"], identifiers,
-                                       settings.get("device", "auto"), settings["unit_intensity"], args.pretrained,
-                                       settings["method"])
-    save_model(model, args.model, {"identifiers": identifiers, "best_epoch": result.best_epoch,
-                                   "unit_intensity": settings["unit_intensity"]})
-    files.write_csv(result.history.assign(**identifiers), args.history)
-    files.write_csv(table, args.metrics)
-    print(table.to_string(index=False))
+    unit_intensity = settings["unit_intensity"]
+    shared = load_shared(args.test_set, args.background_images, args.signal_images, settings.get("device", "auto"),
+                         unit_intensity, args.pretrained)
+    for experiment in experiments:
+        identifiers = experiment["identifiers"]
+        model, table, result = train_cwola(experiment["dataset"], shared, CNNSettings.from_dict(settings["network"]),
+                                           FitSettings(**settings["fit"]), settings["background_efficiencies"],
+                                           settings["seed"], identifiers, unit_intensity, settings["method"])
+        save_model(model, experiment["model"], {"identifiers": identifiers, "best_epoch": result.best_epoch,
+                                                "unit_intensity": unit_intensity})
+        files.write_csv(result.history.assign(**identifiers), experiment["history"])
+        files.write_csv(table, experiment["metrics"])
+        print(table.to_string(index=False), flush=True)
 
 
 if __name__ == "__main__":
