@@ -27,12 +27,16 @@ def named_inputs(wildcards, input):
     return json_argument({name: [files] if isinstance(files, str) else list(files) for name, files in input.items()})
 
 
+# Asked once: the answer cannot change while the plan is built.
+GPU_PRESENT = nvidia_gpu_present()
+
+
 def training_gpus(wildcards):
     """A training job claims a GPU when it will use one (`cuda`, or `auto` on a machine showing an NVIDIA GPU), so
     `--resources gpu=N` runs N at a time; CPU trainings claim none and run in parallel across cores.  The check
     needs no torch: the plan may be built where torch is not installed (cluster profiles set the claim themselves)."""
     device = config["training"]["device"]
-    return 1 if device == "cuda" or (device == "auto" and nvidia_gpu_present()) else 0
+    return 1 if device == "cuda" or (device == "auto" and GPU_PRESENT) else 0
 
 
 def require_sample(name, purpose):
@@ -241,24 +245,13 @@ def method_network(method):
     return network
 
 
-def cwola_trainings(method="cwola"):
-    """Every (benchmark, resolution, injection, trial) of a method, as wildcard values."""
-    return [
-        {"benchmark": benchmark, "npix": npix, "injection": injection_label(injection), "trial": trial}
-        for benchmark in CWOLA["benchmarks"]
-        for npix in method_resolutions(method)
-        for injection in CWOLA["injections"]
-        for trial in range(CWOLA["trials"])
-    ]
-
-
 def cwola_training_outputs(method="cwola"):
     """Metrics of every training of a method: cwola, transfer, meta, transfer_large or meta_large."""
     return [
-        "{metrics}/{method}_trainings/{benchmark}/{npix}px/ssb{injection}/trial{trial}.csv".format(
-            metrics=CWOLA_METRICS, method=method, **point
-        )
-        for point in cwola_trainings(method)
+        path.format(method=method, benchmark=benchmark, npix=npix)
+        for benchmark in CWOLA["benchmarks"]
+        for npix in method_resolutions(method)
+        for path in cwola_experiment_outputs("metrics")
     ]
 
 
@@ -297,11 +290,13 @@ def pretraining_mem_mb(wildcards):
 
 
 def cwola_training_runtime(wildcards):
-    """Minutes a cluster should allow a job: its pseudo-experiments (or one pretraining) on a CPU, one after another
-    (GPU trainings take a fraction)."""
-    per_training = {25: 60, 50: 180}.get(int(wildcards.npix), 480)
-    experiments = len(CWOLA["injections"]) * CWOLA["trials"] if "method" in wildcards.keys() else 1
-    return per_training * experiments
+    """Minutes a cluster should allow one CPU training (GPU trainings take a fraction)."""
+    return {25: 60, 50: 180}.get(int(wildcards.npix), 480)
+
+
+def cwola_job_runtime(wildcards):
+    """A training job's pseudo-experiments run one after another."""
+    return cwola_training_runtime(wildcards) * len(cwola_experiment_points())
 
 
 def cwola_experiment_points():

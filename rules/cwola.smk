@@ -223,7 +223,7 @@ rule train_cwola:
     resources:
         gpu=training_gpus,
         mem_mb=cwola_training_mem_mb,
-        runtime=cwola_training_runtime,
+        runtime=cwola_job_runtime,
     params:
         settings=lambda wildcards: json_argument(
             {

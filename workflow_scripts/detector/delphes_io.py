@@ -44,11 +44,11 @@ def write_delphes_root(collections: dict[str, ak.Array], output, provenance: dic
     # Delphes stores floats in single precision and every collection as variable-length.
     collections = {name: _single_precision(ak.from_regular(collection, axis=1)) for name, collection in collections.items()}
     # Same input, same bytes: the file stores its own name (the final one, not a random temporary one), UUIDs
-    # derived from its content and fixed dates.
+    # derived from its provenance and fixed dates.
     with (files.atomic_output(output, keep_name=True) as temporary, _fixed_root_dates(),
           # ZSTD level 1: a quarter of zlib's time at the same size; ROOT reads it since 6.20.
           uproot.recreate(temporary, compression=uproot.ZSTD(1),
-                          uuid_function=_content_uuids(collections, provenance)) as root_file):
+                          uuid_function=_provenance_uuids(provenance)) as root_file):
         branch_types = {name: collection.type.content for name, collection in collections.items()}
         root_file.mktree(TREE, branch_types, field_name=lambda outer, inner: f"{outer}.{inner}",
                          counter_name=lambda counted: f"{counted}_size")
@@ -56,17 +56,12 @@ def write_delphes_root(collections: dict[str, ak.Array], output, provenance: dic
         root_file[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
 
 
-def _content_uuids(collections: dict[str, ak.Array], provenance: dict):
-    """uproot's uuid_function: UUIDs derived from the file's collections and provenance, a new one per call."""
-    digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode())
-    for name in sorted(collections):
-        form, length, buffers = ak.to_buffers(collections[name])
-        digest.update(f"{name}\0{form.to_json()}\0{length}".encode())
-        for key in sorted(buffers):
-            digest.update(key.encode())
-            digest.update(np.ascontiguousarray(buffers[key]))
-    content, calls = f"delphes-root:{digest.hexdigest()}", itertools.count()
-    return lambda: uuid.uuid5(uuid.NAMESPACE_URL, f"{content}/{next(calls)}")
+def _provenance_uuids(provenance: dict):
+    """uproot's uuid_function: UUIDs derived from the file's provenance (sample, chunk, seeds, card hash, detector
+    settings: what fixes its content), a new one per call."""
+    digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()
+    calls = itertools.count()
+    return lambda: uuid.uuid5(uuid.NAMESPACE_URL, f"delphes-root:{digest}/{next(calls)}")
 
 
 @contextlib.contextmanager
