@@ -217,6 +217,9 @@ CWOLA_METRICS = "results/metrics/cwola"
 CWOLA_REGIONS = MjjRegions.from_config(CWOLA)
 LARGE = "_large"  # suffix of the methods that use cwola.large_kernels (paper Fig. 6)
 METHODS = "cwola|transfer|meta|transfer_large|meta_large"
+SUPERVISED = "supervised"  # the fully supervised baseline: pure SR signal against SR background, no injection
+SUMMARIZED_METHODS = f"{METHODS}|{SUPERVISED}"
+SCULPTING_BIN_GEV = 100  # M_jj bins of the sculpting check's histograms
 META_PRETRAINING = {"meta": "transfer", "meta_large": "transfer_large"}  # meta-training starts from this pretraining
 
 if ("meta" in CWOLA or "large_kernels" in CWOLA) and not {"transfer", "meta"} <= set(CWOLA):
@@ -245,14 +248,21 @@ def method_network(method):
     return network
 
 
-def cwola_training_outputs(method="cwola"):
-    """Metrics of every training of a method: cwola, transfer, meta, transfer_large or meta_large."""
+def cwola_training_outputs(method="cwola", kind="metrics"):
+    """Metrics (or ROC tables) of every training of a method: cwola, transfer, meta, transfer_large, meta_large or
+    supervised."""
     return [
         path.format(method=method, benchmark=benchmark, npix=npix)
         for benchmark in CWOLA["benchmarks"]
         for npix in method_resolutions(method)
-        for path in cwola_experiment_outputs("metrics")
+        for path in cwola_experiment_outputs(kind, method)
     ]
+
+
+def configured_methods():
+    """Every method the config asks for, in the order the figures compare them."""
+    optional = [("transfer", "transfer"), ("meta", "meta"), ("supervised", SUPERVISED)]
+    return ["cwola"] + [method for key, method in optional if key in CWOLA]
 
 
 def pretrained_model_path(method, benchmark, npix):
@@ -299,8 +309,11 @@ def cwola_job_runtime(wildcards):
     return cwola_training_runtime(wildcards) * len(cwola_experiment_points())
 
 
-def cwola_experiment_points():
-    """Every pseudo-experiment of a benchmark, as (injection label, trial)."""
+def cwola_experiment_points(method="cwola"):
+    """Every pseudo-experiment of a benchmark, as (injection label, trial); the supervised baseline has one training
+    per trial, scored at every injection."""
+    if method == SUPERVISED:
+        return [(None, trial) for trial in range(CWOLA["trials"])]
     return [(injection_label(injection), trial) for injection in CWOLA["injections"] for trial in range(CWOLA["trials"])]
 
 
@@ -308,40 +321,89 @@ CWOLA_EXPERIMENT_FILES = {
     "dataset": "results/datasets/cwola/{benchmark}/ssb{injection}/trial{trial}.parquet",
     "model": "results/models/{method}/{benchmark}/{npix}px/ssb{injection}/trial{trial}.pt",
     "metrics": f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}.csv",
+    "roc": f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_roc.csv",
     "history": f"{CWOLA_METRICS}/{{method}}_trainings/{{benchmark}}/{{npix}}px/ssb{{injection}}/trial{{trial}}_history.csv",
+}
+SUPERVISED_FILES = {
+    "dataset": "results/datasets/cwola/{benchmark}/supervised/trial{trial}.parquet",
+    **{kind: CWOLA_EXPERIMENT_FILES[kind].replace("ssb{injection}/", "") for kind in ("model", "metrics", "roc", "history")},
 }
 
 
-def cwola_experiment_outputs(kind):
-    """An output of every pseudo-experiment of a training job, with the job's wildcards left in place."""
+def cwola_experiment_outputs(kind, method="cwola"):
+    """An output of every pseudo-experiment of a training job, with the job's other wildcards left in place (the
+    supervised baseline's paths name the method)."""
+    if method == SUPERVISED:
+        return [
+            SUPERVISED_FILES[kind].replace("{method}", SUPERVISED).replace("{trial}", str(trial))
+            for _, trial in cwola_experiment_points(method)
+        ]
     pattern = CWOLA_EXPERIMENT_FILES[kind]
     return [
         pattern.replace("{injection}", injection).replace("{trial}", str(trial)) for injection, trial in cwola_experiment_points()
     ]
 
 
-def cwola_experiment_files(wildcards, kind):
-    return [path.format(**wildcards) for path in cwola_experiment_outputs(kind)]
+def cwola_experiment_files(wildcards, kind, method=None):
+    method = method or wildcards.method
+    return [path.format(**wildcards) for path in cwola_experiment_outputs(kind, method)]
 
 
-def cwola_experiments(wildcards):
+def cwola_experiments(wildcards, method=None):
     """What the training job writes for each of its pseudo-experiments, for its --experiments argument."""
+    method = method or wildcards.method
+    patterns = SUPERVISED_FILES if method == SUPERVISED else CWOLA_EXPERIMENT_FILES
     experiments = []
-    for injection, trial in cwola_experiment_points():
-        values = dict(wildcards.items()) | {"injection": injection, "trial": trial}
+    for injection, trial in cwola_experiment_points(method):
+        values = dict(wildcards.items()) | {"method": method, "injection": injection, "trial": trial}
+        point = {"injection": float(injection)} if injection is not None else {}
         experiments.append(
             {
-                "dataset": CWOLA_EXPERIMENT_FILES["dataset"].format(**values),
-                "identifiers": {
-                    "benchmark": wildcards.benchmark,
-                    "resolution": int(wildcards.npix),
-                    "injection": float(injection),
-                    "trial": trial,
-                },
-                **{kind: CWOLA_EXPERIMENT_FILES[kind].format(**values) for kind in ("model", "metrics", "history")},
+                "dataset": patterns["dataset"].format(**values),
+                "identifiers": {"benchmark": wildcards.benchmark, "resolution": int(wildcards.npix), **point, "trial": trial},
+                **{kind: patterns[kind].format(**values) for kind in ("model", "metrics", "roc", "history")},
             }
         )
     return experiments
+
+
+def cwola_training_settings(wildcards, method=None):
+    """The --settings of a training job."""
+    method = method or wildcards.method
+    return json_argument(
+        {
+            "network": method_network(method),
+            "fit": CWOLA["fit"],
+            "background_efficiencies": CWOLA["background_efficiencies"],
+            "method": method,
+            "unit_intensity": CWOLA["unit_intensity_images"],
+            "seed": config["seed"],
+            "device": config["training"]["device"],
+        }
+    )
+
+
+def sculpting_bins():
+    """M_jj bin edges over the sidebands and the signal region."""
+    low, high = min(low for low, _ in CWOLA_REGIONS.windows), max(high for _, high in CWOLA_REGIONS.windows)
+    return [low + SCULPTING_BIN_GEV * step for step in range(int(round((high - low) / SCULPTING_BIN_GEV)) + 1)]
+
+
+def sculpting_outputs(kind):
+    """The sculpting check of every CWoLa network (plain and transfer) trained without signal or with it."""
+    suffix = {"efficiencies": "", "histograms": "_mjj"}[kind]
+    return [
+        f"{CWOLA_METRICS}/{method}_sculpting/{benchmark}/{npix}px{suffix}.csv"
+        for method in configured_methods()
+        if method in ("cwola", "transfer")
+        for benchmark in CWOLA["benchmarks"]
+        for npix in method_resolutions(method)
+    ]
+
+
+def supervised_baseline():
+    """The supervised ceiling drawn on the significance figures, when the config asks for it."""
+    return f"{CWOLA_METRICS}/{SUPERVISED}_summary.csv" if SUPERVISED in CWOLA else []
 
 
 def window_events(sample):
@@ -365,6 +427,10 @@ def cwola_outputs():
         outputs.append(f"{CWOLA_METRICS}/meta_summary.csv")
     if "large_kernels" in CWOLA:
         outputs += expand("results/figures/cwola/fig06_large_kernels.{ext}", ext=["pdf", "png"])
+    if SUPERVISED in CWOLA:
+        outputs.append(f"{CWOLA_METRICS}/{SUPERVISED}_summary.csv")
+    outputs += expand("results/figures/cwola/{figure}.{ext}", figure=["sic", "sculpting"], ext=["pdf", "png"])
+    outputs += [f"{CWOLA_METRICS}/learning_thresholds.csv"]
     if "generator_cut_check" in CWOLA:
         outputs += [f"{CWOLA_METRICS}/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
     return outputs

@@ -5,9 +5,13 @@
 #   cwola_dataset:             one pseudo-experiment: background plus injected signal, SR against SB
 #   transfer_pretraining_set:  pure background against the other benchmarks' signals
 #   pretrain_transfer, meta_train:  the held-out benchmark's pretrained and meta-trained networks
-#   train_cwola:               one pseudo-experiment trained (from scratch, or fine-tuned) -> model, metrics CSV
-#   cwola_summary:             every training of a method in one CSV
-#   cwola_fig01..fig06:        the figures, from window tables, image panels and the summaries
+#   train_cwola:               every pseudo-experiment of a (method, benchmark, resolution), trained from scratch or
+#                              fine-tuned -> per pseudo-experiment: model, metrics CSV, test ROC
+#   cwola_supervised_set, train_supervised:  the fully supervised ceiling (pure SR signal against SR background)
+#   cwola_summary, cwola_roc_summary:        every training of a method in one CSV
+#   cwola_sculpting:           does a cut on each network sculpt the held-out background's M_jj (SR against SB)?
+#   cwola_learning_thresholds: the injected S/sqrt(B) at which each method reaches 5 sigma after the cut
+#   cwola_fig01..fig06, cwola_sic, cwola_sculpting_figure:  the figures, from window tables, panels and summaries
 
 
 rule cwola_window_events:
@@ -210,6 +214,7 @@ rule train_cwola:
     output:
         models=cwola_experiment_outputs("model"),
         metrics=cwola_experiment_outputs("metrics"),
+        rocs=cwola_experiment_outputs("roc"),
         histories=cwola_experiment_outputs("history"),
     log:
         "logs/train_cwola/{method}/{benchmark}/{npix}px.log",
@@ -225,23 +230,60 @@ rule train_cwola:
         mem_mb=cwola_training_mem_mb,
         runtime=cwola_job_runtime,
     params:
-        settings=lambda wildcards: json_argument(
-            {
-                "network": method_network(wildcards.method),
-                "fit": CWOLA["fit"],
-                "background_efficiencies": CWOLA["background_efficiencies"],
-                "method": wildcards.method,
-                "unit_intensity": CWOLA["unit_intensity_images"],
-                "seed": config["seed"],
-                "device": config["training"]["device"],
-            }
-        ),
+        settings=cwola_training_settings,
         experiments=lambda wildcards: json_argument(cwola_experiments(wildcards)),
         pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
     shell:
         "python -m workflow_scripts.studies.cwola.training --test-set {input.test}"
         " --background-images {input.background_images} --signal-images {input.signal_images} {params.pretrained}"
         " --settings {params.settings} --experiments {params.experiments} --threads {threads} > {log} 2>&1"
+
+
+rule cwola_supervised_set:
+    input:
+        background=window_events(CWOLA["background"]),
+        signal=lambda wildcards: window_events(wildcards.benchmark),
+        test=rules.cwola_test_set.output,
+    output:
+        SUPERVISED_FILES["dataset"],
+    log:
+        "logs/cwola_supervised_set/{benchmark}/trial{trial}.log",
+    conda:
+        "../envs/ml.yaml"
+    params:
+        background=CWOLA["background"],
+        n_per_class=lambda wildcards: CWOLA[SUPERVISED]["n_per_class"],
+        background_sr_events=CWOLA["background_sr_events"],
+        injections=" ".join(injection_label(injection) for injection in CWOLA["injections"]),
+        validation_fraction=CWOLA["validation_fraction"],
+        seed=config["seed"],
+    shell:
+        "python -m workflow_scripts.studies.cwola.datasets supervised --background-windows {input.background}"
+        " --signal-windows {input.signal} --test-set {input.test} --background {params.background}"
+        " --signal {wildcards.benchmark} --n-per-class {params.n_per_class}"
+        " --background-sr-events {params.background_sr_events} --injections {params.injections} --trial {wildcards.trial}"
+        " --validation-fraction {params.validation_fraction} --seed {params.seed} --output {output} > {log} 2>&1"
+
+
+use rule train_cwola as train_supervised with:
+    input:
+        datasets=lambda wildcards: cwola_experiment_files(wildcards, "dataset", SUPERVISED),
+        test=rules.cwola_test_set.output,
+        background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
+        signal_images=lambda wildcards: image_file(wildcards.benchmark, wildcards.npix),
+    output:
+        models=cwola_experiment_outputs("model", SUPERVISED),
+        metrics=cwola_experiment_outputs("metrics", SUPERVISED),
+        rocs=cwola_experiment_outputs("roc", SUPERVISED),
+        histories=cwola_experiment_outputs("history", SUPERVISED),
+    log:
+        "logs/train_supervised/{benchmark}/{npix}px.log",
+    benchmark:
+        "benchmarks/train_supervised/{benchmark}/{npix}px.tsv"
+    params:
+        settings=lambda wildcards: cwola_training_settings(wildcards, SUPERVISED),
+        experiments=lambda wildcards: json_argument(cwola_experiments(wildcards, SUPERVISED)),
+        pretrained="",
 
 
 rule cwola_summary:
@@ -252,11 +294,71 @@ rule cwola_summary:
     log:
         "logs/cwola_summary/{method}.log",
     wildcard_constraints:
-        method=METHODS,
+        method=SUMMARIZED_METHODS,
     conda:
         "../envs/ml.yaml"
     shell:
         "python -m workflow_scripts.core.tables concat {input} --output {output} > {log} 2>&1"
+
+
+use rule cwola_summary as cwola_roc_summary with:
+    input:
+        lambda wildcards: cwola_training_outputs(wildcards.method, "roc"),
+    output:
+        f"{CWOLA_METRICS}/{{method}}_roc.csv",
+    log:
+        "logs/cwola_roc_summary/{method}.log",
+
+
+rule cwola_sculpting:
+    input:
+        datasets=lambda wildcards: cwola_experiment_files(wildcards, "dataset"),
+        models=lambda wildcards: cwola_experiment_files(wildcards, "model"),
+        background_windows=window_events(CWOLA["background"]),
+        background_images=lambda wildcards: image_file(CWOLA["background"], wildcards.npix),
+    output:
+        efficiencies=f"{CWOLA_METRICS}/{{method}}_sculpting/{{benchmark}}/{{npix}}px.csv",
+        histograms=f"{CWOLA_METRICS}/{{method}}_sculpting/{{benchmark}}/{{npix}}px_mjj.csv",
+    log:
+        "logs/cwola_sculpting/{method}/{benchmark}/{npix}px.log",
+    wildcard_constraints:
+        method=METHODS,
+    conda:
+        "../envs/ml.yaml"
+    threads: CWOLA["threads"]
+    resources:
+        mem_mb=cwola_training_mem_mb,
+    params:
+        experiments=lambda wildcards: json_argument(cwola_experiments(wildcards)),
+        settings=lambda wildcards: json_argument(
+            {
+                "method": wildcards.method,
+                "background_efficiencies": CWOLA["background_efficiencies"],
+                "mjj_bins_gev": sculpting_bins(),
+                "unit_intensity": CWOLA["unit_intensity_images"],
+                "device": config["training"]["device"],
+            }
+        ),
+    shell:
+        "python -m workflow_scripts.studies.cwola.sculpting --background-windows {input.background_windows}"
+        " --background-images {input.background_images} --experiments {params.experiments} --settings {params.settings}"
+        " --threads {threads} --efficiencies {output.efficiencies} --histograms {output.histograms} > {log} 2>&1"
+
+
+rule cwola_learning_thresholds:
+    input:
+        summaries=[f"{CWOLA_METRICS}/{method}_summary.csv" for method in configured_methods()],
+    output:
+        f"{CWOLA_METRICS}/learning_thresholds.csv",
+    log:
+        "logs/cwola_learning_thresholds/thresholds.log",
+    conda:
+        "../envs/ml.yaml"
+    params:
+        target=5.0,
+    shell:
+        "python -m workflow_scripts.studies.cwola.performance {input.summaries} --target {params.target}"
+        " --output {output} > {log} 2>&1"
 
 
 rule cwola_fig01_mjj:
@@ -322,6 +424,7 @@ rule cwola_fig02_images:
 rule cwola_fig03_significance:
     input:
         summary=f"{CWOLA_METRICS}/cwola_summary.csv",
+        baseline=supervised_baseline(),
     output:
         pdf=report(
             "results/figures/cwola/fig03_significance.pdf", category="CWoLa", caption="../report/cwola_fig03_significance.rst"
@@ -343,6 +446,7 @@ use rule cwola_fig03_significance as cwola_fig04_transfer with:
     input:
         summary=f"{CWOLA_METRICS}/transfer_summary.csv",
         compare=f"{CWOLA_METRICS}/cwola_summary.csv",
+        baseline=supervised_baseline(),
     output:
         pdf=report("results/figures/cwola/fig04_transfer.pdf", category="CWoLa", caption="../report/cwola_fig04_transfer.rst"),
         png="results/figures/cwola/fig04_transfer.png",
@@ -380,3 +484,40 @@ use rule cwola_fig05_meta_transfer as cwola_fig06_large_kernels with:
         png="results/figures/cwola/fig06_large_kernels.png",
     log:
         "logs/cwola_fig06_large_kernels/fig06.log",
+
+
+rule cwola_sic:
+    input:
+        rocs=[f"{CWOLA_METRICS}/{method}_roc.csv" for method in configured_methods()],
+    output:
+        pdf=report("results/figures/cwola/sic.pdf", category="CWoLa", caption="../report/cwola_sic.rst"),
+        png="results/figures/cwola/sic.png",
+    log:
+        "logs/cwola_sic/sic.log",
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        inputs=named_inputs,
+        settings=json_argument({"benchmark": CWOLA["benchmarks"][0], "resolution": min(CWOLA["resolutions"])}),
+    shell:
+        "python -m workflow_scripts.figures cwola-sic --inputs {params.inputs} --settings {params.settings}"
+        " --output {output.pdf} > {log} 2>&1"
+
+
+rule cwola_sculpting_figure:
+    input:
+        efficiencies=sculpting_outputs("efficiencies"),
+        histograms=sculpting_outputs("histograms"),
+    output:
+        pdf=report("results/figures/cwola/sculpting.pdf", category="CWoLa", caption="../report/cwola_sculpting.rst"),
+        png="results/figures/cwola/sculpting.png",
+    log:
+        "logs/cwola_sculpting_figure/sculpting.log",
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        inputs=named_inputs,
+        settings=json_argument({"regions": CWOLA_REGIONS.to_dict(), "injection": min(CWOLA["injections"])}),
+    shell:
+        "python -m workflow_scripts.figures cwola-sculpting --inputs {params.inputs} --settings {params.settings}"
+        " --output {output.pdf} > {log} 2>&1"

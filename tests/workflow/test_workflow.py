@@ -298,9 +298,40 @@ def test_cwola_study_trains_every_pseudo_experiment_and_draws_fig02_fig03(finish
     model = torch.load(finished_run / "results" / "models" / "meta_large" / "hv_id_lambda10" / "25px" / "ssb2" / "trial0.pt",
                        weights_only=True)
     assert list(model["settings"]["kernels"]) == cwola["large_kernels"]["kernels"]
-    for name in ("fig02_images", "fig03_significance", "fig04_transfer", "fig05_meta_transfer", "fig06_large_kernels"):
+    for name in ("fig02_images", "fig03_significance", "fig04_transfer", "fig05_meta_transfer", "fig06_large_kernels",
+                 "sic", "sculpting"):
         for ext in ("pdf", "png"):
             assert (finished_run / "results" / "figures" / "cwola" / f"{name}.{ext}").stat().st_size > 5000
+
+
+def test_cwola_baselines_sculpting_check_and_learning_thresholds(finished_run):
+    from workflow_scripts.core.files import read_table
+    from workflow_scripts.ml.metrics import SIC_SIGNAL_GRID
+
+    cwola = yaml.safe_load(TINY.read_text())["cwola"]
+    metrics_dir = finished_run / "results" / "metrics" / "cwola"
+    supervised = pd.read_csv(metrics_dir / "supervised_summary.csv")
+    # One network per trial, scored at every injection with the pseudo-experiments' counts.
+    assert len(supervised) == cwola["trials"] * len(cwola["injections"]) * len(cwola["background_efficiencies"])
+    assert supervised.groupby("trial").seed.nunique().eq(1).all() and supervised.seed.nunique() == cwola["trials"]
+    assert sorted(supervised.injection.unique()) == cwola["injections"]
+    assert (supervised.n_train + supervised.n_validation == 2 * cwola["supervised"]["n_per_class"]).all()
+    dataset, _ = read_table(finished_run / "results" / "datasets" / "cwola" / "hv_id_lambda10" / "supervised" / "trial0.parquet")
+    test, _ = read_table(finished_run / "results" / "datasets" / "cwola" / "hv_id_lambda10" / "test.parquet")
+    assert (dataset.label == dataset.is_signal).all() and (dataset.region == "SR").all()
+    assert not set(zip(dataset.source, dataset.image_row)) & set(zip(test.source, test.image_row))
+    rocs = pd.read_csv(metrics_dir / "cwola_roc.csv")
+    assert len(rocs) == len(SIC_SIGNAL_GRID) * len(cwola["injections"]) * cwola["trials"]
+    sculpting = pd.read_csv(metrics_dir / "cwola_sculpting" / "hv_id_lambda10" / "25px.csv")
+    assert len(sculpting) == len(cwola["injections"]) * cwola["trials"] * len(cwola["background_efficiencies"])
+    assert (sculpting.n_sb_pass >= sculpting.background_efficiency * sculpting.n_sb).all()  # the cut is set on the SB
+    histograms = pd.read_csv(metrics_dir / "cwola_sculpting" / "hv_id_lambda10" / "25px_mjj.csv")
+    per_network = histograms.groupby(["injection", "trial", "background_efficiency"])
+    merged = per_network.n_pass.sum().to_frame().join(sculpting.set_index(["injection", "trial", "background_efficiency"]))
+    assert (merged.n_pass == merged.n_sr_pass + merged.n_sb_pass).all()
+    thresholds = pd.read_csv(metrics_dir / "learning_thresholds.csv")
+    assert set(thresholds.method) == {"cwola", "transfer", "meta", "supervised"}
+    assert len(thresholds) == 4 * cwola["trials"] * len(cwola["background_efficiencies"])
 
 
 def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run):

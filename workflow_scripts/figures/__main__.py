@@ -42,8 +42,22 @@ def _toy(draw):
 
 def _significance(inputs, settings, output):
     compare = pd.read_csv(_one(inputs, "compare")) if inputs.get("compare") else None
+    baseline = pd.read_csv(_one(inputs, "baseline")) if inputs.get("baseline") else None
     cwola.fig03(pd.read_csv(_one(inputs, "summary")), settings["benchmarks"], output, compare,
-                labels=tuple(settings.get("labels", ("CWoLa", "CWoLa"))))
+                labels=tuple(settings.get("labels", ("CWoLa", "CWoLa"))), baseline=baseline)
+
+
+def _concat(paths) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+
+
+def _sic(inputs, settings, output):
+    cwola.sic(_concat(inputs["rocs"]), settings["benchmark"], settings["resolution"], output)
+
+
+def _sculpting(inputs, settings, output):
+    cwola.sculpting(_concat(inputs["efficiencies"]), _concat(inputs["histograms"]), settings["injection"],
+                    MjjRegions.from_dict(settings["regions"]).signal_region, output)
 
 
 def _mjj(inputs, settings, output):
@@ -95,6 +109,8 @@ FIGURES = {
     "cwola-fig01": Figure("M_jj of background and signal, signal region and sidebands marked", _mjj),
     "cwola-fig02": Figure("jet images of one signal event and mean images", _image_panels),
     "cwola-significance": Figure("significance after the cut against injected S/sqrt(B) (Figs. 3-6)", _significance),
+    "cwola-sic": Figure("significance improvement curves of every method, median and 68 % band over trials", _sic),
+    "cwola-sculpting": Figure("M_jj of held-out background passing cuts on no-signal networks, SR against SB", _sculpting),
     "validation-generator-cuts": Figure("M_jj of a loosely generated background, with and without the tight cuts",
                                         _generator_cuts),
     "validation-detector-closure": Figure("the embedded detector against Delphes on the same events", _detector_closure),

@@ -7,6 +7,8 @@ import numpy as np
 # Fixed false-positive-rate grid on which ROC curves are stored, so curves of
 # many trainings can be averaged or banded without keeping their scores.
 ROC_FPR_GRID = np.unique(np.concatenate([np.logspace(-5, 0, 121), np.linspace(0.0, 1.0, 101)]))
+# Signal efficiencies at which ROC curves are stored for significance improvement curves.
+SIC_SIGNAL_GRID = np.round(np.linspace(0.01, 1.0, 100), 2)
 
 
 def _check(scores, labels):
@@ -49,6 +51,20 @@ def background_efficiency_at(scores, labels, signal_efficiency: float) -> float:
     """Background efficiency of the tightest cut that keeps at least `signal_efficiency` of the signal."""
     fpr, tpr = roc_curve(scores, labels)
     return float(fpr[min(np.searchsorted(tpr, signal_efficiency, side="left"), len(fpr) - 1)])
+
+
+def background_efficiency_on_grid(scores, labels, signal_grid=SIC_SIGNAL_GRID) -> np.ndarray:
+    """`background_efficiency_at` for every signal efficiency of the grid."""
+    fpr, tpr = roc_curve(scores, labels)
+    return fpr[np.minimum(np.searchsorted(tpr, np.asarray(signal_grid), side="left"), len(fpr) - 1)]
+
+
+def significance_improvement(signal_efficiency, background_efficiency):
+    """SIC = eps_s / sqrt(eps_b): the factor by which a cut multiplies S/sqrt(B); NaN where no background passes."""
+    signal_efficiency = np.asarray(signal_efficiency, dtype=np.float64)
+    background_efficiency = np.asarray(background_efficiency, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(background_efficiency > 0, signal_efficiency / np.sqrt(background_efficiency), np.nan)
 
 
 def signal_efficiency_at(scores, labels, background_efficiency: float) -> float:

@@ -99,3 +99,30 @@ def test_reading_columns_of_a_stage_file(tmp_path):
     assert list(some.columns) == [BACKGROUND.columns[0]] and len(some) == len(BACKGROUND) and metadata == {"sample": "bkg"}
     with pytest.raises(KeyError, match="bkg.parquet.*no_such_column"):
         files.read_table(tmp_path / "bkg.parquet", columns=["no_such_column"])
+
+
+def test_supervised_set_has_pure_classes_from_the_signal_region_and_never_the_test_set(tmp_path):
+    files.write_table(BACKGROUND, tmp_path / "bkg.parquet", {})
+    files.write_table(SIGNAL, tmp_path / "sig.parquet", {})
+    test = datasets.write_test_set(tmp_path / "bkg.parquet", tmp_path / "sig.parquet", 400, 11, "bkg", "sig",
+                                   tmp_path / "test.parquet")
+    data = datasets.write_supervised_set(tmp_path / "bkg.parquet", tmp_path / "sig.parquet", tmp_path / "test.parquet",
+                                         500, 1600, [0, 2.5], 1, 0.2, 11, "bkg", "sig", tmp_path / "supervised.parquet")
+    assert data.groupby("source").size().to_dict() == {"background": 500, "signal": 500}
+    # Pure classes: the label is the truth, and every event is a signal-region event of its own sample.
+    assert (data.label == data.is_signal).all() and (data.is_signal == (data.source == "signal")).all()
+    for source, table in (("background", BACKGROUND), ("signal", SIGNAL)):
+        rows = data.image_row[data.source == source]
+        assert (table.region.to_numpy()[rows] == "SR").all()
+        assert not set(rows) & set(test.image_row[test.source == source])
+        assert (data.split[data.source == source] == "validation").mean() == pytest.approx(0.2)
+    _, metadata = files.read_table(tmp_path / "supervised.parquet")
+    # Scored at every injection, with the pseudo-experiments' own counts.
+    assert metadata["counts_by_injection"]["2.5"] == datasets.injected_counts(1600, 2.5, BACKGROUND, SIGNAL)
+    assert metadata["counts_by_injection"]["0"]["signal_SR"] == 0
+    other = datasets.write_supervised_set(tmp_path / "bkg.parquet", tmp_path / "sig.parquet", tmp_path / "test.parquet",
+                                          500, 1600, [0], 2, 0.2, 11, "bkg", "sig", tmp_path / "other.parquet")
+    assert set(other.image_row[other.source == "signal"]) != set(data.image_row[data.source == "signal"])
+    with pytest.raises(ValueError, match="supervised baseline needs 700 signal events in the SR but only 600.*n_per_class"):
+        datasets.write_supervised_set(tmp_path / "bkg.parquet", tmp_path / "sig.parquet", tmp_path / "test.parquet", 700,
+                                      1600, [0], 1, 0.2, 11, "bkg", "sig", tmp_path / "big.parquet")

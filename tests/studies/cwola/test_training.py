@@ -1,4 +1,5 @@
-"""The significance of eq. (3.1) after cuts at fixed background efficiency."""
+"""CWoLa and supervised trainings: eq. (3.1)'s significance after cuts at fixed background efficiency, the stored
+ROC, and one training job over several pseudo-experiments."""
 
 import json
 
@@ -13,12 +14,30 @@ from workflow_scripts.studies.cwola.training import significance_table
 def test_significance_after_cut_uses_signal_efficiency_at_fixed_background_efficiency():
     scores = np.r_[np.linspace(0.5, 1.0, 100), np.linspace(0.0, 0.6, 100)]
     truth = np.r_[np.ones(100), np.zeros(100)]
-    table = significance_table(scores, truth, n_signal_sr=100, n_background_sr=10_000, background_efficiencies=[0.01, 0.1])
+    counts = {"signal_SR": 100, "background_SR": 10_000}
+    table = significance_table(scores, truth, [(1.0, counts)], background_efficiencies=[0.01, 0.1])
     # At eps_b = 1 % the cut sits on the highest background score, 0.6: signal above it is (1 - 0.6) / 0.5 = 81 %.
     assert table.signal_efficiency.tolist() == pytest.approx([0.81, 0.92])
     assert table.significance_after[0] == pytest.approx(metrics.discovery_significance(81, 100))
     assert table.significance_before[0] == pytest.approx(metrics.discovery_significance(100, 10_000))
+    assert table.n_signal_SR.tolist() == [100, 100] and table.injection.tolist() == [1.0, 1.0]
+    # One network scored at several luminosity points (the supervised baseline): one row per point and efficiency.
+    both = significance_table(scores, truth, [(0.0, {"signal_SR": 0, "background_SR": 10_000}), (1.0, counts)], [0.01])
+    assert both.significance_after.tolist() == pytest.approx([0.0, metrics.discovery_significance(81, 100)])
 
+
+def test_roc_on_the_signal_grid_and_significance_improvement_against_hand_values():
+    # Signal scores 1..10, background scores 0.5, 1.5, ..., 9.5 (ten each): keeping the top k signal events
+    # (efficiency k/10) needs the cut at 11 - k, which keeps k - 1 background events (9.5, 8.5, ... above it).
+    scores = np.r_[np.arange(1.0, 11.0), np.arange(0.5, 10.0)]
+    truth = np.r_[np.ones(10), np.zeros(10)]
+    grid = np.array([0.1, 0.3, 0.5, 1.0])
+    background = metrics.background_efficiency_on_grid(scores, truth, grid)
+    assert background.tolist() == pytest.approx([0.0, 0.2, 0.4, 0.9])
+    sic = metrics.significance_improvement(grid, background)
+    assert np.isnan(sic[0])  # no background passes: undefined, not infinite
+    assert sic[1:].tolist() == pytest.approx([0.3 / np.sqrt(0.2), 0.5 / np.sqrt(0.4), 1.0 / np.sqrt(0.9)])
+    assert metrics.SIC_SIGNAL_GRID[0] == 0.01 and metrics.SIC_SIGNAL_GRID[-1] == 1.0
 
 @pytest.fixture(scope="module")
 def experiments(tmp_path_factory):
@@ -46,17 +65,19 @@ def experiments(tmp_path_factory):
     return directory, points
 
 
-def run_job(directory, points, output):
+OUTPUTS = (("model", "pt"), ("metrics", "csv"), ("roc", "csv"), ("history", "csv"))
+
+
+def run_job(directory, points, output, method="cwola"):
     """One training job (the rule's command) over the given pseudo-experiments."""
     from workflow_scripts.studies.cwola import training
 
     settings = {"network": {"filters": [4, 4], "kernels": [3, 3], "pool_after": [True, True], "dense": [8]},
                 "fit": {"learning_rate": 0.003, "batch_size": 100, "patience": 2, "max_epochs": 4},
-                "background_efficiencies": [0.2], "method": "cwola", "unit_intensity": False, "seed": 9, "device": "cpu"}
+                "background_efficiencies": [0.2], "method": method, "unit_intensity": False, "seed": 9, "device": "cpu"}
     experiments = [{"dataset": str(directory / f"ssb{injection:g}_trial{trial}.parquet"),
                     "identifiers": {"benchmark": "signal", "resolution": 16, "injection": injection, "trial": trial},
-                    **{kind: str(output / f"ssb{injection:g}_trial{trial}_{kind}.{extension}")
-                       for kind, extension in (("model", "pt"), ("metrics", "csv"), ("history", "csv"))}}
+                    **{kind: str(output / f"ssb{injection:g}_trial{trial}_{kind}.{extension}") for kind, extension in OUTPUTS}}
                    for injection, trial in points]
     training.main(["--test-set", str(directory / "test.parquet"), "--background-images", str(directory / "background.npy"),
                    "--signal-images", str(directory / "signal.npy"), "--settings", json.dumps(settings),
@@ -79,3 +100,30 @@ def test_pseudo_experiment_trains_the_same_network_alone_or_sharing_a_job(experi
     assert first.seed.iloc[0] != together.seed.iloc[0]
     assert (tmp_path / "together" / "ssb8_trial0_model.pt").read_bytes() != (tmp_path / "alone" / f"{stem}_model.pt").read_bytes()
     assert first.test_auc.iloc[0] > 0.9  # two-prong jets are easy once the signal region holds them
+
+
+def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path):
+    from workflow_scripts.studies.cwola import datasets, training
+
+    directory, _ = experiments
+    datasets.write_supervised_set(directory / "background.parquet", directory / "signal.parquet", directory / "test.parquet",
+                                  200, 400, [0, 4, 8], 0, 0.2, 5, "background", "signal", tmp_path / "supervised.parquet")
+    settings = {"network": {"filters": [4, 4], "kernels": [3, 3], "pool_after": [True, True], "dense": [8]},
+                "fit": {"learning_rate": 0.003, "batch_size": 100, "patience": 2, "max_epochs": 4},
+                "background_efficiencies": [0.2], "method": "supervised", "unit_intensity": False, "seed": 9,
+                "device": "cpu"}
+    experiment = {"dataset": str(tmp_path / "supervised.parquet"),
+                  "identifiers": {"benchmark": "signal", "resolution": 16, "trial": 0},
+                  **{kind: str(tmp_path / f"trial0_{kind}.{extension}") for kind, extension in OUTPUTS}}
+    training.main(["--test-set", str(directory / "test.parquet"), "--background-images", str(directory / "background.npy"),
+                   "--signal-images", str(directory / "signal.npy"), "--settings", json.dumps(settings),
+                   "--experiments", json.dumps([experiment])])
+    table = pd.read_csv(tmp_path / "trial0_metrics.csv")
+    assert table.injection.tolist() == [0.0, 4.0, 8.0] and (table.method == "supervised").all()
+    assert table.n_signal_SR.tolist() == [0, 80, 160]  # S = injection x sqrt(400)
+    assert table.test_auc.iloc[0] > 0.95 and table.signal_efficiency.nunique() == 1  # one network, one cut
+    after = table.significance_after.to_numpy()
+    assert after[0] == 0.0 and after[2] > after[1] > table.significance_before[1]
+    roc = pd.read_csv(tmp_path / "trial0_roc.csv")
+    assert "injection" not in roc and len(roc) == len(metrics.SIC_SIGNAL_GRID)
+    assert roc.background_efficiency.is_monotonic_increasing and (roc.n_test_background == 150).all()

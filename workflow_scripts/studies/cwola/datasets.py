@@ -14,6 +14,9 @@ background sample's SB/SR ratio.  S = injection x sqrt(B) signal events go
 into the signal region, and S times the signal's own SB/SR ratio into the
 sidebands.  The test set (pure SR signal and SR background) is drawn first
 and removed from the pools the pseudo-experiments sample from.
+
+The fully supervised baseline (`supervised_set`) trains the same network on pure SR signal against pure SR
+background, outside the test set: the ceiling a weakly supervised method can approach.
 """
 
 from __future__ import annotations
@@ -89,6 +92,33 @@ def pseudo_experiment(background_table, signal_table, background_test_rows, sign
     for _, cell in data.groupby(["source", "region"], sort=True):
         n_validation = int(round(validation_fraction * len(cell)))
         validation[rng.choice(cell.index.to_numpy(), size=n_validation, replace=False)] = True
+    data["split"] = np.where(validation, "validation", "train")
+    return data
+
+
+def supervised_set(background_table, signal_table, background_test_rows, signal_test_rows, n_per_class: int,
+                   validation_fraction: float, seed: int) -> pd.DataFrame:
+    """The fully supervised baseline's training set: `n_per_class` pure signal-region events of each class, drawn
+    outside the test set; label is the truth (1 for signal), split stratified by class."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for source, table, excluded in (("background", background_table, background_test_rows),
+                                    ("signal", signal_table, signal_test_rows)):
+        available = np.ones(len(table), dtype=bool)
+        available[excluded] = False
+        pool = np.flatnonzero(available & (table.region.to_numpy() == "SR"))
+        if len(pool) < n_per_class:
+            raise ValueError(f"the supervised baseline needs {n_per_class} {source} events in the SR but only {len(pool)} "
+                             f"remain after the test set; generate more chunks of the {source} sample or lower config "
+                             "key cwola.supervised.n_per_class")
+        parts.append(pd.DataFrame({"source": source, "image_row": np.sort(rng.choice(pool, n_per_class, replace=False)),
+                                   "region": "SR"}))
+    data = pd.concat(parts, ignore_index=True)
+    data["is_signal"] = (data.source == "signal").astype(np.int8)
+    data["label"] = data.is_signal
+    validation = np.zeros(len(data), dtype=bool)
+    for _, cell in data.groupby("source", sort=True):
+        validation[rng.choice(cell.index.to_numpy(), size=int(round(validation_fraction * len(cell))), replace=False)] = True
     data["split"] = np.where(validation, "validation", "train")
     return data
 
@@ -173,6 +203,25 @@ def write_pseudo_experiment(background_windows, signal_windows, test_set, backgr
     return data
 
 
+def write_supervised_set(background_windows, signal_windows, test_set, n_per_class, background_sr_events, injections,
+                         trial, validation_fraction, global_seed, background, signal, output) -> pd.DataFrame:
+    """The supervised baseline of one trial.  Its network does not depend on the injected signal, so its metadata
+    carries the pseudo-experiments' counts at every injection: training scores it at each."""
+    background_table, _ = files.read_table(background_windows)
+    signal_table, _ = files.read_table(signal_windows)
+    test, _ = files.read_table(test_set)
+    seed = derive_seed(global_seed, "cwola-supervised", signal, trial)
+    data = supervised_set(background_table, signal_table, test.image_row[test.source == "background"].to_numpy(),
+                          test.image_row[test.source == "signal"].to_numpy(), n_per_class, validation_fraction, seed)
+    counts = {f"{float(injection):g}": injected_counts(background_sr_events, injection, background_table, signal_table)
+              for injection in injections}
+    files.write_table(data, output, {"background": background, "signal": signal, "trial": trial, "seed": seed,
+                                     "n_per_class": n_per_class, "counts_by_injection": counts,
+                                     "background_sr_events": background_sr_events,
+                                     "validation_fraction": validation_fraction})
+    return data
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.studies.cwola.datasets", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +241,20 @@ def main(argv=None) -> None:
             command.add_argument("--injection", type=float, required=True, help="S/sqrt(B) in the signal region")
             command.add_argument("--trial", type=int, required=True)
             command.add_argument("--validation-fraction", type=float, required=True)
+    supervised = sub.add_parser("supervised", help="the fully supervised baseline: pure SR signal against SR background")
+    supervised.add_argument("--background-windows", type=Path, required=True)
+    supervised.add_argument("--signal-windows", type=Path, required=True)
+    supervised.add_argument("--test-set", type=Path, required=True)
+    supervised.add_argument("--background", required=True)
+    supervised.add_argument("--signal", required=True)
+    supervised.add_argument("--n-per-class", type=int, required=True)
+    supervised.add_argument("--background-sr-events", type=int, required=True)
+    supervised.add_argument("--injections", type=float, nargs="+", required=True,
+                            help="the S/sqrt(B) values the baseline is scored at")
+    supervised.add_argument("--trial", type=int, required=True)
+    supervised.add_argument("--validation-fraction", type=float, required=True)
+    supervised.add_argument("--seed", type=int, required=True)
+    supervised.add_argument("--output", type=Path, required=True)
     pretraining = sub.add_parser("pretraining", help="transfer-learning source data for one held-out benchmark")
     pretraining.add_argument("--background-windows", type=Path, required=True)
     pretraining.add_argument("--test-set", type=Path, required=True)
@@ -210,7 +273,11 @@ def main(argv=None) -> None:
                                      args.validation_fraction, args.seed, args.background, args.held_out, args.output)
         print(json.dumps(data.groupby(["source", "split"]).size().rename("events").reset_index().to_dict("records")))
         return
-    if args.command == "test":
+    if args.command == "supervised":
+        data = write_supervised_set(args.background_windows, args.signal_windows, args.test_set, args.n_per_class,
+                                    args.background_sr_events, args.injections, args.trial, args.validation_fraction,
+                                    args.seed, args.background, args.signal, args.output)
+    elif args.command == "test":
         data = write_test_set(args.background_windows, args.signal_windows, args.n_test, args.seed, args.background,
                               args.signal, args.output)
     else:

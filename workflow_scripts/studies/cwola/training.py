@@ -51,17 +51,36 @@ def gather_images(table: pd.DataFrame, image_files: dict[str, Path], unit_intens
     return images.unit_intensity(gathered) if unit_intensity else gathered
 
 
-def significance_table(test_scores, test_is_signal, n_signal_sr: int, n_background_sr: int,
-                       background_efficiencies) -> pd.DataFrame:
-    """Eq. (3.1) after cuts at fixed background efficiencies: N_s = eps_s S, N_b = eps_b B."""
+def scoring_points(dataset_meta: dict, identifiers: dict) -> list[tuple[float, dict]]:
+    """The (injected S/sqrt(B), event counts) a training is scored at: its own pseudo-experiment's, or for the
+    supervised baseline, whose network does not depend on the injection, every configured one."""
+    if "counts_by_injection" in dataset_meta:
+        return [(float(injection), counts) for injection, counts in dataset_meta["counts_by_injection"].items()]
+    return [(float(identifiers["injection"]), dataset_meta["counts"])]
+
+
+def significance_table(test_scores, test_is_signal, points, background_efficiencies) -> pd.DataFrame:
+    """Eq. (3.1) after cuts at fixed background efficiencies, N_s = eps_s S and N_b = eps_b B, at each scoring point."""
+    signal_efficiencies = {efficiency: metrics.signal_efficiency_at(test_scores, test_is_signal, efficiency)
+                           for efficiency in background_efficiencies}
     rows = []
-    for efficiency in background_efficiencies:
-        signal_efficiency = metrics.signal_efficiency_at(test_scores, test_is_signal, efficiency)
-        rows.append({"background_efficiency": efficiency, "signal_efficiency": signal_efficiency,
-                     "significance_before": float(metrics.discovery_significance(n_signal_sr, n_background_sr)),
-                     "significance_after": float(metrics.discovery_significance(signal_efficiency * n_signal_sr,
-                                                                                efficiency * n_background_sr))})
+    for injection, counts in points:
+        n_signal_sr, n_background_sr = counts["signal_SR"], counts["background_SR"]
+        for efficiency, signal_efficiency in signal_efficiencies.items():
+            rows.append({"injection": injection, **{f"n_{key}": value for key, value in counts.items()},
+                         "background_efficiency": efficiency, "signal_efficiency": signal_efficiency,
+                         "significance_before": float(metrics.discovery_significance(n_signal_sr, n_background_sr)),
+                         "significance_after": float(metrics.discovery_significance(signal_efficiency * n_signal_sr,
+                                                                                    efficiency * n_background_sr))})
     return pd.DataFrame(rows)
+
+
+def roc_table(test_scores, test_is_signal) -> pd.DataFrame:
+    """The test ROC on the fixed signal-efficiency grid the significance improvement curves are drawn on."""
+    is_signal = np.asarray(test_is_signal).astype(bool)
+    return pd.DataFrame({"signal_efficiency": metrics.SIC_SIGNAL_GRID,
+                         "background_efficiency": metrics.background_efficiency_on_grid(test_scores, is_signal),
+                         "n_test_background": int((~is_signal).sum())})
 
 
 @dataclasses.dataclass
@@ -92,7 +111,7 @@ def load_shared(test_path, background_images, signal_images, device: str = "auto
 def train_cwola(dataset_path, shared: SharedInputs, network: CNNSettings, settings: FitSettings,
                 background_efficiencies, global_seed: int, identifiers: dict, unit_intensity: bool = True,
                 method: str = "cwola") -> tuple:
-    """Train one pseudo-experiment; return (model, metrics table, fit result).
+    """Train one pseudo-experiment (or one supervised baseline); return (model, metrics table, ROC table, fit result).
 
     Its seed follows from its identifiers alone, so it trains the same network whichever job it shares.  With a
     pretrained network in `shared` (from `pretrain`, or from meta-training with its scaling and shifting), this
@@ -125,19 +144,21 @@ def train_cwola(dataset_path, shared: SharedInputs, network: CNNSettings, settin
     mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
     test = shared.test
     scores = predict(trained, shared.test_x, mixed_precision=mixed).cpu().numpy()
-    counts = dataset_meta["counts"]
-    table = significance_table(scores, test.is_signal.to_numpy(), counts["signal_SR"], counts["background_SR"],
+    table = significance_table(scores, test.is_signal.to_numpy(), scoring_points(dataset_meta, identifiers),
                                background_efficiencies)
-    summary = {**identifiers, "method": method, "npix": npix,
+    labels = {key: value for key, value in identifiers.items() if key != "injection"} | {"method": method}
+    summary = {**labels, "npix": npix,
                "unit_intensity": unit_intensity, "seed": seed, "device": torch_device.type,
                "n_train": len(train), "n_validation": len(validation),
-               **{f"n_{key}": value for key, value in counts.items()},
                "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                "best_validation_loss": result.best_validation_loss, "train_seconds": result.seconds,
                "test_auc": metrics.auc(scores, test.is_signal.to_numpy())}
     for column, value in reversed(list(summary.items())):
         table.insert(0, column, value)
-    return model, table, result
+    roc = roc_table(scores, test.is_signal.to_numpy())
+    for column, value in reversed(list({**identifiers, "method": method}.items())):
+        roc.insert(0, column, value)
+    return model, table, roc, result
 
 
 def main(argv=None) -> None:
@@ -150,7 +171,7 @@ def main(argv=None) -> None:
                         help="JSON: network, fit, background_efficiencies, method, unit_intensity, seed, device")
     parser.add_argument("--experiments", required=True,
                         help="JSON list, one entry per pseudo-experiment trained in this job: dataset, identifiers (the"
-                             " columns naming the training), model, metrics, history (the output files)")
+                             " columns naming the training), model, metrics, roc, history (the output files)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     settings, experiments = json.loads(args.settings), json.loads(args.experiments)
@@ -160,13 +181,14 @@ def main(argv=None) -> None:
                          unit_intensity, args.pretrained)
     for experiment in experiments:
         identifiers = experiment["identifiers"]
-        model, table, result = train_cwola(experiment["dataset"], shared, CNNSettings.from_dict(settings["network"]),
+        model, table, roc, result = train_cwola(experiment["dataset"], shared, CNNSettings.from_dict(settings["network"]),
                                            FitSettings(**settings["fit"]), settings["background_efficiencies"],
                                            settings["seed"], identifiers, unit_intensity, settings["method"])
         save_model(model, experiment["model"], {"identifiers": identifiers, "best_epoch": result.best_epoch,
                                                 "unit_intensity": unit_intensity})
         files.write_csv(result.history.assign(**identifiers), experiment["history"])
         files.write_csv(table, experiment["metrics"])
+        files.write_csv(roc, experiment["roc"])
         print(table.to_string(index=False), flush=True)
 
 
