@@ -327,6 +327,7 @@ rule cwola_sculpting:
         "../envs/ml.yaml"
     threads: CWOLA["threads"]
     resources:
+        gpu=training_gpus,
         mem_mb=cwola_training_mem_mb,
     params:
         experiments=lambda wildcards: json_argument(cwola_experiments(wildcards)),
