@@ -411,7 +411,9 @@ def window_events(sample):
 
 
 def image_file(sample, npix):
-    return f"results/images/{sample}/images_{npix}px.npy"
+    """A sample's jet images at one resolution: the paper's, or zoomed by jet pT (cwola.image_zoom_reference_pt_gev)."""
+    reference = CWOLA.get("image_zoom_reference_pt_gev")
+    return f"results/images/{sample}/images_{npix}px{f'_zoom{reference}gev' if reference else ''}.npy"
 
 
 def cwola_outputs():

@@ -42,9 +42,25 @@ rule jet_images:
         "benchmarks/jet_images/{sample}/{npix}px.tsv"
     conda:
         "../envs/ml.yaml"
+    params:
+        zoom="",
     shell:
         "python -m workflow_scripts.analysis.images build --events {input.events} --windows {input.windows}"
-        " --npix {wildcards.npix} --output {output} > {log} 2>&1"
+        " --npix {wildcards.npix} {params.zoom} --output {output} > {log} 2>&1"
+
+
+# Not in the paper: coordinates zoomed by jet pT over a reference (config key cwola.image_zoom_reference_pt_gev).
+use rule jet_images as jet_images_zoomed with:
+    output:
+        "results/images/{sample}/images_{npix}px_zoom{reference}gev.npy",
+    log:
+        "logs/jet_images/{sample}/{npix}px_zoom{reference}gev.log",
+    benchmark:
+        "benchmarks/jet_images/{sample}/{npix}px_zoom{reference}gev.tsv"
+    wildcard_constraints:
+        reference=r"\d+",
+    params:
+        zoom=lambda wildcards: f"--zoom-reference-pt {wildcards.reference}",
 
 
 rule cwola_test_set:

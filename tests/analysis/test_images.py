@@ -138,3 +138,38 @@ def test_unit_intensity_keeps_the_shape_and_drops_the_scale():
     np.testing.assert_allclose(scaled.sum(axis=(-2, -1))[[0, 0, 2, 2], [0, 1, 0, 1]], 1.0, rtol=1e-6)
     assert scaled[1, 1].sum() == 0.0
     np.testing.assert_allclose(scaled[0, 0], stack[0, 0] / stack[0, 0].sum(), rtol=1e-6)
+
+
+def test_zooming_by_jet_pt_makes_a_boosted_decay_look_the_same_at_any_boost():
+    # A two-body decay of mass m: its prongs are about 2m/pT apart, so the harder jet is narrower.
+    mass = 80.0
+
+    def decay(jet_pt):
+        separation = 2 * mass / jet_pt
+        # pT shares 0.6 / 0.4: the prongs sit 0.4 and 0.6 of the separation from the pT-weighted axis.
+        return one_jet([0.6 * jet_pt, 0.4 * jet_pt], [0.4 * separation, -0.6 * separation], [0.0, 0.0], 0.0, 0.0)
+
+    soft, hard = decay(1000.0), decay(2500.0)
+    plain = [images.jet_images(**jet, npix=25)[0] for jet in (soft, hard)]
+    assert np.flatnonzero(plain[0]).tolist() != np.flatnonzero(plain[1]).tolist()  # the paper's images: narrower
+    zoomed = [images.jet_images(**jet, npix=25, zoom=[jet["pt"].sum() / 1500.0])[0] for jet in (soft, hard)]
+    # Zoomed by pT / 1500 GeV both prongs land in the same pixels; intensities differ only by the pT scale.
+    np.testing.assert_allclose(zoomed[0] / zoomed[0].sum(), zoomed[1] / zoomed[1].sum(), atol=1e-6)
+    rows, columns = np.nonzero(zoomed[0])
+    assert len(rows) == 2 and abs(columns[0] - columns[1]) == pytest.approx(2 * mass / 1500 / (2 / 25), abs=1)
+
+
+def test_zoomed_event_images_use_each_jets_own_pt(tmp_path):
+    events = converted_events([5000.0, 5100.0])
+    zoomed = images.event_images(events, 25, zoom_reference_pt=2000.0)
+    for event in range(2):
+        for jet in range(2):
+            constituents = events[f"jet{jet + 1}_constituents"][event]
+            expected = images.jet_images(np.asarray(constituents.pt), np.asarray(constituents.eta),
+                                         np.asarray(constituents.phi), [len(constituents)],
+                                         [events.jet_eta[event][jet]], [events.jet_phi[event][jet]], 25,
+                                         zoom=[events.jet_pt[event][jet] / 2000.0])[0]
+            np.testing.assert_allclose(zoomed[event, jet], expected, rtol=1e-6)
+    assert not np.allclose(zoomed, images.event_images(events, 25))
+    with pytest.raises(ValueError, match="reference pT must be positive"):
+        images.event_images(events, 25, zoom_reference_pt=0.0)

@@ -334,6 +334,22 @@ def test_cwola_baselines_sculpting_check_and_learning_thresholds(finished_run):
     assert len(thresholds) == 4 * cwola["trials"] * len(cwola["background_efficiencies"])
 
 
+def test_zoomed_jet_images_are_built_by_their_own_rule(finished_run):
+    from workflow_scripts.analysis import images
+    from workflow_scripts.core.files import read_awkward, read_table
+
+    relative = "results/images/hv_id_lambda10/images_25px_zoom2000gev.npy"
+    result = snakemake(finished_run, relative)
+    assert result.returncode == 0, result.stderr[-3000:]
+    zoomed = np.load(finished_run / relative)
+    windows, _ = read_table(finished_run / "results" / "images" / "hv_id_lambda10" / "window_events.parquet")
+    first = windows.iloc[0]
+    events, _ = read_awkward(finished_run / "results" / "events" / "hv_id_lambda10" / f"chunk{first.chunk}.parquet")
+    event = events[int(first.event_in_chunk):int(first.event_in_chunk) + 1]
+    np.testing.assert_allclose(zoomed[0], images.event_images(event, 25, zoom_reference_pt=2000.0)[0], rtol=1e-6)
+    assert zoomed.shape == np.load(finished_run / "results" / "images" / "hv_id_lambda10" / "images_25px.npy").shape
+
+
 def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run):
     import numpy as np
 

@@ -7,6 +7,11 @@ the upper-right quadrant, and their pT is summed into npix x npix pixels over
 eta, phi in [-1, 1].  Everything runs on flat constituent arrays with one
 index per jet, so there is no Python loop over jets.
 
+Optionally (not in the paper) each jet's coordinates are multiplied by its pT over a reference pT before
+pixelating: the opening angles of a boosted jet's decay products scale as m / pT, so a jet of given mass then
+fills the same pixels at any boost.  Together with unit intensity this removes what the background's jets change
+between the M_jj sidebands and the signal region only because they are harder there.
+
 Image layout: ``image[..., row, column]`` with the column along (rotated) eta
 and the row along (rotated) phi; ``imshow(image, origin="lower")`` shows eta
 to the right and phi upwards, and "upper right" means both positive.
@@ -115,28 +120,40 @@ def pixelate(x, y, weights, jet, n_jets, npix, half_width=HALF_WIDTH, out=None):
     return out
 
 
-def jet_images(pt, eta, phi, counts, axis_eta, axis_phi, npix, preprocessed=True, out=None):
-    """Images of jets given as flat constituent arrays; `preprocessed=False` only translates (paper Fig. 2a)."""
+def jet_images(pt, eta, phi, counts, axis_eta, axis_phi, npix, preprocessed=True, out=None, zoom=None):
+    """Images of jets given as flat constituent arrays; `preprocessed=False` only translates (paper Fig. 2a).
+
+    `zoom`: optional factor per jet by which its coordinates are multiplied before pixelating.
+    """
     if preprocessed:
         x, y, jet = preprocess(pt, eta, phi, counts, axis_eta, axis_phi)
     else:
         x, y, jet = translate(eta, phi, counts, axis_eta, axis_phi)
+    if zoom is not None:
+        per_constituent = np.repeat(np.asarray(zoom, dtype=np.float32), np.asarray(counts, dtype=np.int64))
+        x, y = x * per_constituent, y * per_constituent
     return pixelate(x, y, pt, jet, len(counts), npix, out=out)
 
 
-def event_images(events: ak.Array, npix: int, preprocessed=True, out=None) -> np.ndarray:
+def event_images(events: ak.Array, npix: int, preprocessed=True, out=None, zoom_reference_pt=None) -> np.ndarray:
     """(events, 2, npix, npix) images of the two leading jets of converted events (see delphes_io.convert).
 
-    `out`: optional zeroed (events, 2, npix, npix) array to fill in place.
+    `out`: optional zeroed (events, 2, npix, npix) array to fill in place.  `zoom_reference_pt` (GeV): multiply
+    each jet's coordinates by its pT over this value (see the module docstring); None keeps the paper's images.
     """
     if out is None:
         out = np.zeros((len(events), 2, npix, npix), dtype=IMAGE_DTYPE)
     # Jets in event-major order (event 0 jet 1, event 0 jet 2, ...), so jet j's image is out.reshape(-1, npix, npix)[j].
     jets = ak.flatten(ak.concatenate([events.jet1_constituents[:, None], events.jet2_constituents[:, None]], axis=1), axis=1)
     axes = events[["jet_eta", "jet_phi"]][:, :2]
+    zoom = None
+    if zoom_reference_pt is not None:
+        if zoom_reference_pt <= 0:
+            raise ValueError(f"the zoom's reference pT must be positive, got {zoom_reference_pt}")
+        zoom = ak.to_numpy(ak.flatten(events.jet_pt[:, :2])) / zoom_reference_pt
     jet_images(ak.to_numpy(ak.flatten(jets.pt)), ak.to_numpy(ak.flatten(jets.eta)), ak.to_numpy(ak.flatten(jets.phi)),
                ak.to_numpy(ak.num(jets)), ak.to_numpy(ak.flatten(axes.jet_eta)), ak.to_numpy(ak.flatten(axes.jet_phi)),
-               npix, preprocessed, out=out.reshape(-1, npix, npix))
+               npix, preprocessed, out=out.reshape(-1, npix, npix), zoom=zoom)
     return out
 
 
@@ -179,7 +196,7 @@ def reference_image(pt, eta, phi, axis_eta, axis_phi, npix):
 
 # --- the pipeline stage: the images of a sample's events in the M_jj regions ----------------------------------
 
-def write_images(event_files, window_table_path, npix: int, output) -> int:
+def write_images(event_files, window_table_path, npix: int, output, zoom_reference_pt=None) -> int:
     """Images of the events listed in the window table, in its row order, as a float32 .npy file.
 
     The file is filled chunk by chunk through a memory map, so its size is not
@@ -193,11 +210,12 @@ def write_images(event_files, window_table_path, npix: int, output) -> int:
             rows = table.event_in_chunk[table.chunk == chunk].to_numpy()
             if len(rows) == 0:
                 continue
-            events, _ = files.read_awkward(path, columns=["jet_eta", "jet_phi", "jet1_constituents", "jet2_constituents", "mjj_gev"])
+            events, _ = files.read_awkward(path, columns=["jet_pt", "jet_eta", "jet_phi", "jet1_constituents",
+                                                          "jet2_constituents", "mjj_gev"])
             selected = events[rows]
             if not np.allclose(ak.to_numpy(selected.mjj_gev), table.mjj_gev[table.chunk == chunk].to_numpy()):
                 raise ValueError(f"{path} does not match the window table {window_table_path}: was it regenerated?")
-            event_images(selected, npix, out=images[start:start + len(rows)])
+            event_images(selected, npix, out=images[start:start + len(rows)], zoom_reference_pt=zoom_reference_pt)
             start += len(rows)
         images.flush()
         del images
@@ -254,6 +272,8 @@ def main(argv=None) -> None:
     build.add_argument("--windows", type=Path, required=True, help="the sample's window table (analysis.regions)")
     build.add_argument("--npix", type=int, required=True)
     build.add_argument("--output", type=Path, required=True)
+    build.add_argument("--zoom-reference-pt", type=float, metavar="GEV",
+                       help="multiply each jet's coordinates by its pT over GEV (not in the paper; see the module docstring)")
     panels = commands.add_parser("panels", help="one signal event's leading jet and mean images (CWoLa paper, Fig. 2)")
     panels.add_argument("--signal-events", type=Path, nargs="+", required=True)
     panels.add_argument("--signal-windows", type=Path, required=True)
@@ -264,7 +284,7 @@ def main(argv=None) -> None:
     panels.add_argument("--output", type=Path, required=True, help=".npz of the four panels")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "build":
-        count = write_images(args.events, args.windows, args.npix, args.output)
+        count = write_images(args.events, args.windows, args.npix, args.output, args.zoom_reference_pt)
         print(f"{count} events -> {args.output} ({args.npix}x{args.npix})")
     else:
         write_example_panels(args.signal_events, args.signal_windows, args.signal_images, args.background_windows,
