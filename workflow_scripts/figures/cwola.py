@@ -75,8 +75,9 @@ def fig03(summary: pd.DataFrame, benchmarks, output, compare: pd.DataFrame | Non
                                 squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     tables = [(summary, "-", "o", labels[0])] + ([(compare, "--", "s", labels[1])] if compare is not None else [])
-    tables += [(baseline, "-.", "v", "supervised")] if baseline is not None else []
+    # The axes fit the weakly supervised curves; the supervised ceiling may leave through the top.
     top = max(max(table.injection.max(), table.significance_after.max()) for table, *_ in tables) * 1.1
+    tables += [(baseline, "-.", "v", "supervised")] if baseline is not None else []
     for row, resolution in enumerate(resolutions):
         for column, benchmark in enumerate(benchmarks):
             axis = axes[row, column]
