@@ -66,6 +66,27 @@ def test_rows(table: pd.DataFrame, n_test: int, seed: int, source: str) -> np.nd
     return np.sort(rng.choice(candidates, size=n_test, replace=False))
 
 
+def _draw(table, excluded_rows, region: str, wanted: int, rng, who: str, source: str, config_key: str) -> np.ndarray:
+    """`wanted` sorted rows of `region` events of `table`, never the excluded (test-set) rows."""
+    available = np.ones(len(table), dtype=bool)
+    available[excluded_rows] = False
+    pool = np.flatnonzero(available & (table.region.to_numpy() == region))
+    if len(pool) < wanted:
+        raise ValueError(f"{who} needs {wanted} {source} events in the {region} but only {len(pool)} remain after the "
+                         f"test set; generate more chunks of the {source} sample or lower config key {config_key}")
+    return np.sort(rng.choice(pool, size=wanted, replace=False))
+
+
+def _split(data: pd.DataFrame, by, validation_fraction: float, rng) -> pd.DataFrame:
+    """Stratified validation split: the same fraction of each cell of `by`."""
+    validation = np.zeros(len(data), dtype=bool)
+    for _, cell in data.groupby(by, sort=True):
+        n_validation = int(round(validation_fraction * len(cell)))
+        validation[rng.choice(cell.index.to_numpy(), size=n_validation, replace=False)] = True
+    data["split"] = np.where(validation, "validation", "train")
+    return data
+
+
 def pseudo_experiment(background_table, signal_table, background_test_rows, signal_test_rows, counts: dict[str, int],
                       validation_fraction: float, seed: int) -> pd.DataFrame:
     """One CWoLa training set: events drawn without replacement from the pools left after the test set."""
@@ -73,27 +94,14 @@ def pseudo_experiment(background_table, signal_table, background_test_rows, sign
     parts = []
     for source, table, excluded in (("background", background_table, background_test_rows),
                                     ("signal", signal_table, signal_test_rows)):
-        available = np.ones(len(table), dtype=bool)
-        available[excluded] = False
         for region in ("SR", "SB"):
-            wanted = counts[f"{source}_{region}"]
-            pool = np.flatnonzero(available & (table.region.to_numpy() == region))
-            if len(pool) < wanted:
-                raise ValueError(f"a pseudo-experiment needs {wanted} {source} events in the {region} but only "
-                                 f"{len(pool)} remain after the test set; generate more chunks of the {source} sample "
-                                 "or lower config key cwola.background_sr_events or the injections")
-            rows = np.sort(rng.choice(pool, size=wanted, replace=False))
+            rows = _draw(table, excluded, region, counts[f"{source}_{region}"], rng, "a pseudo-experiment", source,
+                         "cwola.background_sr_events or the injections")
             parts.append(pd.DataFrame({"source": source, "image_row": rows, "region": region}))
     data = pd.concat(parts, ignore_index=True)
     data["label"] = (data.region == "SR").astype(np.int8)
     data["is_signal"] = (data.source == "signal").astype(np.int8)
-    # Stratified validation split: the same fraction of each (source, region) cell.
-    validation = np.zeros(len(data), dtype=bool)
-    for _, cell in data.groupby(["source", "region"], sort=True):
-        n_validation = int(round(validation_fraction * len(cell)))
-        validation[rng.choice(cell.index.to_numpy(), size=n_validation, replace=False)] = True
-    data["split"] = np.where(validation, "validation", "train")
-    return data
+    return _split(data, ["source", "region"], validation_fraction, rng)
 
 
 def supervised_set(background_table, signal_table, background_test_rows, signal_test_rows, n_per_class: int,
@@ -101,26 +109,15 @@ def supervised_set(background_table, signal_table, background_test_rows, signal_
     """The fully supervised baseline's training set: `n_per_class` pure signal-region events of each class, drawn
     outside the test set; label is the truth (1 for signal), split stratified by class."""
     rng = np.random.default_rng(seed)
-    parts = []
-    for source, table, excluded in (("background", background_table, background_test_rows),
-                                    ("signal", signal_table, signal_test_rows)):
-        available = np.ones(len(table), dtype=bool)
-        available[excluded] = False
-        pool = np.flatnonzero(available & (table.region.to_numpy() == "SR"))
-        if len(pool) < n_per_class:
-            raise ValueError(f"the supervised baseline needs {n_per_class} {source} events in the SR but only {len(pool)} "
-                             f"remain after the test set; generate more chunks of the {source} sample or lower config "
-                             "key cwola.supervised.n_per_class")
-        parts.append(pd.DataFrame({"source": source, "image_row": np.sort(rng.choice(pool, n_per_class, replace=False)),
-                                   "region": "SR"}))
-    data = pd.concat(parts, ignore_index=True)
+    parts = [pd.DataFrame({"source": source, "region": "SR",
+                           "image_row": _draw(table, excluded, "SR", n_per_class, rng, "the supervised baseline", source,
+                                              "cwola.supervised.n_per_class")})
+             for source, table, excluded in (("background", background_table, background_test_rows),
+                                             ("signal", signal_table, signal_test_rows))]
+    data = pd.concat(parts, ignore_index=True)[["source", "image_row", "region"]]
     data["is_signal"] = (data.source == "signal").astype(np.int8)
     data["label"] = data.is_signal
-    validation = np.zeros(len(data), dtype=bool)
-    for _, cell in data.groupby("source", sort=True):
-        validation[rng.choice(cell.index.to_numpy(), size=int(round(validation_fraction * len(cell))), replace=False)] = True
-    data["split"] = np.where(validation, "validation", "train")
-    return data
+    return _split(data, "source", validation_fraction, rng)
 
 
 def pretraining_set(background_table, background_test_rows, signal_tables: dict[str, pd.DataFrame], n_per_class: int,
@@ -150,12 +147,7 @@ def pretraining_set(background_table, background_test_rows, signal_tables: dict[
                              "generate more chunks of it or lower config key cwola.transfer.n_per_class")
         parts.append(pd.DataFrame({"source": name, "image_row": np.sort(rng.choice(candidates, share, replace=False)),
                                    "is_signal": 1}))
-    data = pd.concat(parts, ignore_index=True)
-    validation = np.zeros(len(data), dtype=bool)
-    for _, cell in data.groupby("is_signal"):
-        validation[rng.choice(cell.index.to_numpy(), size=int(round(validation_fraction * len(cell))), replace=False)] = True
-    data["split"] = np.where(validation, "validation", "train")
-    return data
+    return _split(pd.concat(parts, ignore_index=True), "is_signal", validation_fraction, rng)
 
 
 def write_pretraining_set(background_windows, test_set, signal_windows: dict, n_per_class, validation_fraction,
