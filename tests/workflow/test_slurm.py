@@ -28,6 +28,11 @@ def gpu_declaring_rules():
             name = re.match(r"rule (\w+):", block)
             if name and "gpu=training_gpus" in block:
                 rules.add(name.group(1))
+    # `use rule A as B with:` inherits A's resources
+    for path in (ROOT / "rules").glob("*.smk"):
+        for base, derived in re.findall(r"^use rule (\w+) as (\w+) with:", path.read_text(), flags=re.MULTILINE):
+            if base in rules:
+                rules.add(derived)
     return rules
 
 
