@@ -28,6 +28,13 @@ def snakemake(workdir, *args, config=TINY):
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
+def build(workdir, relative):
+    """Ask the finished run for one more file; return its path."""
+    result = snakemake(workdir, relative)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / relative
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
@@ -338,10 +345,7 @@ def test_zoomed_jet_images_are_built_by_their_own_rule(finished_run):
     from workflow_scripts.analysis import images
     from workflow_scripts.core.files import read_awkward, read_table
 
-    relative = "results/images/hv_id_lambda10/images_25px_zoom2000gev.npy"
-    result = snakemake(finished_run, relative)
-    assert result.returncode == 0, result.stderr[-3000:]
-    zoomed = np.load(finished_run / relative)
+    zoomed = np.load(build(finished_run, "results/images/hv_id_lambda10/images_25px_zoom2000gev.npy"))
     windows, _ = read_table(finished_run / "results" / "images" / "hv_id_lambda10" / "window_events.parquet")
     first = windows.iloc[0]
     events, _ = read_awkward(finished_run / "results" / "events" / "hv_id_lambda10" / f"chunk{first.chunk}.parquet")
@@ -356,10 +360,7 @@ def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run)
     from workflow_scripts.core.files import read_awkward
     from workflow_scripts.generation import hepmc
 
-    relative = "results/hepmc/hv_id_lambda10/chunk0.hepmc3"
-    result = snakemake(finished_run, relative)
-    assert result.returncode == 0, result.stderr[-3000:]
-    events = hepmc.read_events(finished_run / relative)
+    events = hepmc.read_events(build(finished_run, "results/hepmc/hv_id_lambda10/chunk0.hepmc3"))
     particles, _ = read_awkward(finished_run / "results" / "particles" / "hv_id_lambda10" / "chunk0.parquet")
     assert len(events) == len(particles)
     energies = sorted(hepmc.final_state_momenta(events[0])[:, 3])

@@ -109,12 +109,13 @@ def supervised_set(background_table, signal_table, background_test_rows, signal_
     """The fully supervised baseline's training set: `n_per_class` pure signal-region events of each class, drawn
     outside the test set; label is the truth (1 for signal), split stratified by class."""
     rng = np.random.default_rng(seed)
-    parts = [pd.DataFrame({"source": source, "region": "SR",
+    parts = [pd.DataFrame({"source": source,
                            "image_row": _draw(table, excluded, "SR", n_per_class, rng, "the supervised baseline", source,
-                                              "cwola.supervised.n_per_class")})
+                                              "cwola.supervised.n_per_class"),
+                           "region": "SR"})
              for source, table, excluded in (("background", background_table, background_test_rows),
                                              ("signal", signal_table, signal_test_rows))]
-    data = pd.concat(parts, ignore_index=True)[["source", "image_row", "region"]]
+    data = pd.concat(parts, ignore_index=True)
     data["is_signal"] = (data.source == "signal").astype(np.int8)
     data["label"] = data.is_signal
     return _split(data, "source", validation_fraction, rng)

@@ -82,8 +82,6 @@ def check_models(experiments, background_windows, background_images, background_
                  unit_intensity: bool, method: str, device: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The efficiency table and M_jj histograms of every trained network in `experiments` (dataset, model,
     identifiers), each on the background it never saw."""
-    import torch
-
     from workflow_scripts.core.devices import resolve_device
     from workflow_scripts.ml.fit import predict, to_device
     from workflow_scripts.ml.models import load_model
@@ -98,8 +96,7 @@ def check_models(experiments, background_windows, background_images, background_
         held_out = pd.DataFrame({"source": "background", "image_row": rows})
         model, _ = load_model(experiment["model"], torch_device)
         images = to_device(gather_images(held_out, {"background": background_images}, unit_intensity), torch_device)
-        with torch.no_grad():
-            scores = predict(model, images).cpu().numpy()
+        scores = predict(model, images).cpu().numpy()
         region, mjj = table.region.to_numpy()[rows], table.mjj_gev.to_numpy()[rows]
         labels = {"method": method, **experiment["identifiers"]}
         efficiencies.append(_labelled(efficiency_table(scores, region, background_efficiencies,
