@@ -2,6 +2,7 @@
 ROC, and one training job over several pseudo-experiments."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,9 @@ def test_pseudo_experiment_trains_the_same_network_alone_or_sharing_a_job(experi
     assert first.test_auc.iloc[0] > 0.9  # two-prong jets are easy once the signal region holds them
 
 
-def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path):
+# Unit-intensity pixels are ~10^-3: evaluation must normalise them as training did (batch-norm statistics).
+@pytest.mark.parametrize("unit_intensity", [False, True])
+def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path, unit_intensity):
     from workflow_scripts.studies.cwola import datasets, training
 
     directory, _ = experiments
@@ -110,7 +113,7 @@ def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path)
                                   200, 400, [0, 4, 8], 0, 0.2, 5, "background", "signal", tmp_path / "supervised.parquet")
     settings = {"network": {"filters": [4, 4], "kernels": [3, 3], "pool_after": [True, True], "dense": [8]},
                 "fit": {"learning_rate": 0.003, "batch_size": 100, "patience": 2, "max_epochs": 4},
-                "background_efficiencies": [0.2], "method": "supervised", "unit_intensity": False, "seed": 9,
+                "background_efficiencies": [0.2], "method": "supervised", "unit_intensity": unit_intensity, "seed": 9,
                 "device": "cpu"}
     experiment = {"dataset": str(tmp_path / "supervised.parquet"),
                   "identifiers": {"benchmark": "signal", "resolution": 16, "trial": 0},
@@ -122,6 +125,7 @@ def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path)
     assert table.injection.tolist() == [0.0, 4.0, 8.0] and (table.method == "supervised").all()
     assert table.n_signal_SR.tolist() == [0, 80, 160]  # S = injection x sqrt(400)
     assert table.test_auc.iloc[0] > 0.95 and table.signal_efficiency.nunique() == 1  # one network, one cut
+    assert table.best_validation_loss.iloc[0] < 0.5 * math.log(2)
     after = table.significance_after.to_numpy()
     assert after[0] == 0.0 and after[2] > after[1] > table.significance_before[1]
     roc = pd.read_csv(tmp_path / "trial0_roc.csv")
