@@ -66,21 +66,21 @@ def test_mixed_precision_path_runs_on_cpu(toy_data):
 
 
 def test_unit_intensity_images_are_normalised_alike_in_training_and_evaluation(toy_data):
-    """Pixel values of ~10^-3 (images divided by their pT): batch norm's running statistics must start at the
-    data's, or after a few dozen steps evaluation still divides by the initial variance of 1 and sees images
-    ~30 times fainter than training did."""
+    """Pixel values of ~10^-3 (images divided by their pT): after a few dozen steps the batch norms' running
+    statistics must already be the data's, or evaluation sees images far fainter than training did."""
+    from workflow_scripts.analysis.images import unit_intensity
+
     rng = np.random.default_rng(3)
     train_x, train_y = toy_data(rng)
     validation_x, validation_y = toy_data(rng, 200)
-    train_x, validation_x = (x / x.sum(dim=(2, 3), keepdim=True) for x in (train_x, validation_x))
+    train_x, validation_x = (torch.from_numpy(unit_intensity(x.numpy())) for x in (train_x, validation_x))
     torch.manual_seed(5)
     model = JetPairClassifier(16, SMALL)
-    model.start_normalisation_at(train_x)
-    for jet, norm in enumerate(model.jet_norms):
-        assert float(norm.running_mean) == pytest.approx(float(train_x[:, jet].mean()), rel=1e-5)
-        assert float(norm.running_var) == pytest.approx(float(train_x[:, jet].var()), rel=1e-4)
     settings = FitSettings(learning_rate=3e-3, batch_size=100, patience=3, max_epochs=6)  # 48 steps
     result = fit(model, train_x, train_y, validation_x, validation_y, settings, seed=5, log=lambda line: None)
+    for jet, norm in enumerate(model.jet_norms):
+        assert float(norm.running_mean) == pytest.approx(float(train_x[:, jet].mean()), rel=1e-4)
+        assert float(norm.running_var) == pytest.approx(float(train_x[:, jet].var()), rel=0.02)
     assert result.best_validation_loss < math.log(2)
     assert metrics.auc(predict(model, validation_x).numpy(), validation_y.numpy()) > 0.95
     evaluation_loss = float(product_bce(predict(model, train_x), train_y))

@@ -95,25 +95,14 @@ class JetPairClassifier(nn.Module):
         super().__init__()
         self.npix = npix
         self.settings = settings
-        # Keras' BatchNormalization defaults (momentum 0.99 is PyTorch's 0.01, epsilon 1e-3).
-        self.jet_norms = nn.ModuleList([nn.BatchNorm2d(1, eps=1e-3, momentum=0.01) for _ in range(2)])
+        # Keras' epsilon 1e-3.  Its momentum 0.99 would leave the running statistics, which start at 0 and 1, far
+        # from the data's after the few hundred steps of a reduced run: unit-intensity pixels (variance ~1e-3)
+        # would then be shrunk twentyfold in evaluation.  These norms see the raw images, which never change, so
+        # the cumulative average of the batch statistics (momentum None) is exactly what Keras' converges to.
+        self.jet_norms = nn.ModuleList([nn.BatchNorm2d(1, eps=1e-3, momentum=None) for _ in range(2)])
         self.jet_network = JetCNN(npix, settings)
 
     features_frozen = False
-
-    @torch.no_grad()
-    def start_normalisation_at(self, images) -> None:
-        """Start each jet's batch-norm running mean and variance at those of the training images (N, 2, npix, npix).
-
-        Keras and PyTorch start them at 0 and 1 and move them 1 % of the way per step (momentum 0.99), so after
-        the few hundred steps of a reduced-statistics training, evaluation still normalises mostly with the
-        initial values: a small error for images in GeV (pixel variance ~10^3), but unit-intensity images (pixel
-        variance ~10^-3) would be shrunk twentyfold in evaluation against training.  Call it on a fresh network.
-        """
-        for jet, norm in enumerate(self.jet_norms):
-            pixels = images[:, jet].float()
-            norm.running_mean.fill_(pixels.mean())
-            norm.running_var.fill_(pixels.var())
 
     def freeze_feature_extractor(self) -> None:
         """Transfer learning: the per-jet batch norms and convolutions keep their pretrained values for good

@@ -215,7 +215,6 @@ def two_sample_auc(embedded_images: np.ndarray, delphes_images: np.ndarray, seed
         return to_device(inputs, device), to_device(labels, device)
 
     train, validation, test = stacked(fold >= 2), stacked(fold == 1), stacked(fold == 0)
-    model.start_normalisation_at(train[0])
     fit(model, *train, *validation, FitSettings(learning_rate=learning_rate, batch_size=32, patience=10, max_epochs=epochs),
         seed, log=lambda message: None)
     scores = predict(model, test[0]).cpu().numpy()

@@ -139,8 +139,6 @@ def train_cwola(dataset_path, shared: SharedInputs, network: CNNSettings, settin
         model.reset_head()
         train_x, validation_x = (model.pair_features(data) for data in (train_x, validation_x))
         trained = PairHead(model.jet_network.head)
-    else:
-        model.start_normalisation_at(train_x)
     result = fit(trained, train_x, to_device(train.label.to_numpy(), torch_device), validation_x,
                  to_device(validation.label.to_numpy(), torch_device), settings, seed)
     mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision

@@ -31,7 +31,6 @@ def pretrain(dataset_path, image_files: dict[str, Path], network: CNNSettings, s
     validation = dataset[dataset.split == "validation"]
     train_x = to_device(gather_images(train, image_files, unit_intensity), torch_device)
     model = JetPairClassifier(train_x.shape[-1], network).to(torch_device)
-    model.start_normalisation_at(train_x)
     result = fit(model, train_x, to_device(train.is_signal.to_numpy(), torch_device),
                  to_device(gather_images(validation, image_files, unit_intensity), torch_device),
                  to_device(validation.is_signal.to_numpy(), torch_device), settings, seed)
