@@ -64,6 +64,34 @@ class ScaledConv2d(nn.Conv2d):
         return self._conv_forward(images, self.weight * self.scale[:, :, None, None], self.bias + self.shift)
 
 
+class CumulativeBatchNorm(nn.BatchNorm2d):
+    """Batch norm whose running statistics are the cumulative average of the batch statistics (momentum None),
+    updated with tensor arithmetic alone so that torch.func.vmap can train a stack of them (`fit_ensemble`).
+
+    Same parameters, buffers and state-dict keys as nn.BatchNorm2d.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-3):
+        super().__init__(num_features, eps=eps, momentum=None)
+
+    def forward(self, images):
+        if not self.training:
+            return nn.functional.batch_norm(images, self.running_mean, self.running_var, self.weight, self.bias,
+                                            False, 0.0, self.eps)
+        dimensions = (0, 2, 3)
+        mean = images.mean(dimensions)
+        variance = images.var(dimensions, correction=0)
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            values_per_channel = images.numel() // images.shape[1]
+            unbiased = variance * (values_per_channel / max(values_per_channel - 1, 1))
+            self.running_mean.add_((mean - self.running_mean) / self.num_batches_tracked)
+            self.running_var.add_((unbiased - self.running_var) / self.num_batches_tracked)
+        shape = (1, -1, 1, 1)
+        normalised = (images - mean.view(shape)) * torch.rsqrt(variance.view(shape) + self.eps)
+        return normalised * self.weight.view(shape) + self.bias.view(shape)
+
+
 class JetCNN(nn.Module):
     """Shared sub-network: `features` (convolutions) then `head` (dense layers) map an image (N, 1, npix, npix)
     to one logit; JetPairClassifier runs both jets through it."""
@@ -99,7 +127,7 @@ class JetPairClassifier(nn.Module):
         # from the data's after the few hundred steps of a reduced run: unit-intensity pixels (variance ~1e-3)
         # would then be shrunk twentyfold in evaluation.  These norms see the raw images, which never change, so
         # the cumulative average of the batch statistics (momentum None) is exactly what Keras' converges to.
-        self.jet_norms = nn.ModuleList([nn.BatchNorm2d(1, eps=1e-3, momentum=None) for _ in range(2)])
+        self.jet_norms = nn.ModuleList([CumulativeBatchNorm(1) for _ in range(2)])
         self.jet_network = JetCNN(npix, settings)
 
     features_frozen = False
