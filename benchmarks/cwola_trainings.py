@@ -53,7 +53,7 @@ def command(directory: Path, dataset_paths, epochs: int, output: Path) -> list[s
                             "dense": [64, 64, 64]},
                 "fit": {"learning_rate": 0.001, "batch_size": 500, "patience": epochs + 1, "max_epochs": epochs},
                 "background_efficiencies": [0.2, 0.05], "method": "cwola", "unit_intensity": False, "seed": 1,
-                "device": "cpu"}
+                "device": "cpu", "ensemble_memory_gb": 2}
     experiments = [{"dataset": str(path), "identifiers": {"benchmark": "signal", "trial": index},
                     **{kind: str(output / f"{path.stem}_{kind}.{extension}")
                        for kind, extension in (("model", "pt"), ("metrics", "csv"), ("history", "csv"))}}

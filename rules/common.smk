@@ -287,10 +287,11 @@ def pretraining_signals(wildcards):
 
 
 def cwola_training_mem_mb(wildcards):
-    """Images of one pseudo-experiment plus the test set, held twice (gathered array and tensor), plus torch; the
-    pseudo-experiments of a job train one after another."""
-    events = 3 * CWOLA["background_sr_events"] + 2 * CWOLA["n_test_per_class"]
-    return 1500 + 2 * events * 2 * int(wildcards.npix) ** 2 * 4 // 1_000_000
+    """The images of one ensemble (at most `ensemble_memory_gb`, or one pseudo-experiment's where that is more)
+    and of the test set, held twice (gathered array and tensor), plus torch."""
+    event_mb = 2 * int(wildcards.npix) ** 2 * 4 / 1e6
+    ensemble_mb = max(1000 * CWOLA["ensemble_memory_gb"], 3 * CWOLA["background_sr_events"] * event_mb)
+    return int(1500 + 2 * (ensemble_mb + 2 * CWOLA["n_test_per_class"] * event_mb))
 
 
 def pretraining_mem_mb(wildcards):
@@ -379,6 +380,7 @@ def cwola_training_settings(wildcards, method=None):
             "unit_intensity": CWOLA["unit_intensity_images"],
             "seed": config["seed"],
             "device": config["training"]["device"],
+            "ensemble_memory_gb": CWOLA["ensemble_memory_gb"],
         }
     )
 

@@ -10,7 +10,7 @@ from workflow_scripts.ml.fit import FitSettings, MemberData, fit, fit_ensemble
 from workflow_scripts.ml.models import CNNSettings, JetPairClassifier, PairHead
 
 SMALL = CNNSettings(filters=(4, 4), kernels=(3, 3), pool_after=(True, True), dense=(8,))
-QUIET = dict(log=lambda line: None)
+QUIET = {"log": lambda line: None}
 
 
 def _pool(toy_data, seed=0):
@@ -22,7 +22,7 @@ def _pool(toy_data, seed=0):
 
 
 def _member(pool, train_rows, validation_rows, flip_labels=False):
-    train_x, train_y, validation_x, validation_y = pool
+    _, train_y, _, validation_y = pool
     train_rows, validation_rows = torch.as_tensor(train_rows), torch.as_tensor(validation_rows)
     labels = train_y[train_rows]
     if flip_labels:  # labels unrelated to the images: the member can only overfit and stops early

@@ -69,20 +69,24 @@ def experiments(tmp_path_factory):
 OUTPUTS = (("model", "pt"), ("metrics", "csv"), ("roc", "csv"), ("history", "csv"))
 
 
-def run_job(directory, points, output, method="cwola"):
+NETWORK = {"filters": [4, 4], "kernels": [3, 3], "pool_after": [True, True], "dense": [8]}
+
+
+def run_job(directory, points, output, method="cwola", pretrained=None, ensemble_memory_gb=2.0, vectorise=False):
     """One training job (the rule's command) over the given pseudo-experiments."""
     from workflow_scripts.studies.cwola import training
 
-    settings = {"network": {"filters": [4, 4], "kernels": [3, 3], "pool_after": [True, True], "dense": [8]},
-                "fit": {"learning_rate": 0.003, "batch_size": 100, "patience": 2, "max_epochs": 4},
-                "background_efficiencies": [0.2], "method": method, "unit_intensity": False, "seed": 9, "device": "cpu"}
+    settings = {"network": NETWORK,
+                "fit": {"learning_rate": 0.003, "batch_size": 100, "patience": 2, "max_epochs": 4, "vectorise": vectorise},
+                "background_efficiencies": [0.2], "method": method, "unit_intensity": False, "seed": 9, "device": "cpu",
+                "ensemble_memory_gb": ensemble_memory_gb}
     experiments = [{"dataset": str(directory / f"ssb{injection:g}_trial{trial}.parquet"),
                     "identifiers": {"benchmark": "signal", "resolution": 16, "injection": injection, "trial": trial},
                     **{kind: str(output / f"ssb{injection:g}_trial{trial}_{kind}.{extension}") for kind, extension in OUTPUTS}}
                    for injection, trial in points]
     training.main(["--test-set", str(directory / "test.parquet"), "--background-images", str(directory / "background.npy"),
                    "--signal-images", str(directory / "signal.npy"), "--settings", json.dumps(settings),
-                   "--experiments", json.dumps(experiments)])
+                   "--experiments", json.dumps(experiments)] + (["--pretrained", str(pretrained)] if pretrained else []))
 
 
 def test_pseudo_experiment_trains_the_same_network_alone_or_sharing_a_job(experiments, tmp_path):
@@ -114,7 +118,7 @@ def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path,
     settings = {"network": {"filters": [4, 4], "kernels": [3, 3], "pool_after": [True, True], "dense": [8]},
                 "fit": {"learning_rate": 0.003, "batch_size": 100, "patience": 2, "max_epochs": 4},
                 "background_efficiencies": [0.2], "method": "supervised", "unit_intensity": unit_intensity, "seed": 9,
-                "device": "cpu"}
+                "device": "cpu", "ensemble_memory_gb": 1}
     experiment = {"dataset": str(tmp_path / "supervised.parquet"),
                   "identifiers": {"benchmark": "signal", "resolution": 16, "trial": 0},
                   **{kind: str(tmp_path / f"trial0_{kind}.{extension}") for kind, extension in OUTPUTS}}
@@ -131,3 +135,72 @@ def test_supervised_baseline_is_scored_at_every_injection(experiments, tmp_path,
     roc = pd.read_csv(tmp_path / "trial0_roc.csv")
     assert "injection" not in roc and len(roc) == len(metrics.SIC_SIGNAL_GRID)
     assert roc.background_efficiency.is_monotonic_increasing and (roc.n_test_background == 150).all()
+
+
+def test_pool_holds_each_event_once_and_every_table_finds_its_rows():
+    from workflow_scripts.studies.cwola.training import ensembles_within, pool_events
+
+    first = pd.DataFrame({"source": ["background", "signal", "background"], "image_row": [5, 5, 2]})
+    second = pd.DataFrame({"source": ["background", "background", "signal"], "image_row": [2, 7, 1]})
+    pool, rows = pool_events([first, second])
+    assert list(zip(pool.source, pool.image_row)) == [("background", 2), ("background", 5), ("background", 7),
+                                                      ("signal", 1), ("signal", 5)]
+    for table, positions in zip((first, second), rows):
+        pd.testing.assert_frame_equal(pool.iloc[positions].reset_index(drop=True), table)
+    # 5 distinct events of 10 bytes: both tables fit in 50 bytes together, not in 49; alone each always trains
+    assert ensembles_within([first, second], 10, 50) == [[0, 1]]
+    assert ensembles_within([first, second], 10, 49) == [[0], [1]]
+    assert ensembles_within([first, second, first], 10, 0) == [[0], [1], [2]]
+    with pytest.raises(KeyError, match="elsewhere"):
+        pool_events([pd.DataFrame({"source": ["elsewhere"], "image_row": [0]})])
+
+
+def _outputs(output):
+    return {path.name: path for path in sorted(output.iterdir())}
+
+
+@pytest.mark.parametrize("packing", ["one ensemble per pseudo-experiment", "vectorised step"])
+def test_packed_and_unpacked_trainings_give_the_same_outputs(experiments, tmp_path, packing):
+    """The job's pseudo-experiments in one ensemble, against each in its own ensemble (as separate jobs would
+    train them): byte-identical when members step one after another, equal to float tolerance when vectorised."""
+    directory, points = experiments
+    run_job(directory, points, tmp_path / "packed", vectorise=packing == "vectorised step")
+    run_job(directory, points, tmp_path / "unpacked", ensemble_memory_gb=0)
+    packed, unpacked = _outputs(tmp_path / "packed"), _outputs(tmp_path / "unpacked")
+    assert packed.keys() == unpacked.keys() and len(packed) == 4 * len(points)
+    for name, path in packed.items():
+        if name.endswith(".pt") and packing != "vectorised step":
+            assert path.read_bytes() == unpacked[name].read_bytes(), name
+        elif name.endswith(".csv"):
+            ours, theirs = (pd.read_csv(where).drop(columns="train_seconds", errors="ignore")
+                            for where in (path, unpacked[name]))
+            pd.testing.assert_frame_equal(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_fine_tuning_packed_matches_fine_tuning_alone(experiments, tmp_path):
+    """Transfer learning's fine-tuning on cached features of a frozen extractor: the same heads packed or not,
+    the extractor untouched, and a head that learned."""
+    import torch
+
+    from workflow_scripts.ml.models import CNNSettings, JetPairClassifier, load_model, save_model
+
+    directory, points = experiments
+    torch.manual_seed(4)
+    extractor = JetPairClassifier(16, CNNSettings.from_dict(NETWORK))
+    with torch.no_grad():  # the batch norms' statistics of the images, as pretraining would leave them
+        extractor(torch.as_tensor(np.load(directory / "background.npy")[:500]))
+    save_model(extractor, tmp_path / "pretrained.pt", {})
+    run_job(directory, points, tmp_path / "packed", method="transfer", pretrained=tmp_path / "pretrained.pt")
+    run_job(directory, points[1:], tmp_path / "alone", method="transfer", pretrained=tmp_path / "pretrained.pt",
+            ensemble_memory_gb=0)
+    stem = "ssb4_trial1"
+    assert (tmp_path / "packed" / f"{stem}_model.pt").read_bytes() == (tmp_path / "alone" / f"{stem}_model.pt").read_bytes()
+    tuned, _ = load_model(tmp_path / "packed" / f"{stem}_model.pt")
+    for name, value in extractor.state_dict().items():
+        if not name.startswith("jet_network.head"):
+            assert torch.equal(value, tuned.state_dict()[name]), name
+    heads = [load_model(tmp_path / "packed" / f"ssb{injection:g}_trial{trial}_model.pt")[0].jet_network.head.state_dict()
+             for injection, trial in points]
+    assert not all(torch.equal(value, heads[1][name]) for name, value in heads[0].items())  # own seeds, own heads
+    history = pd.read_csv(tmp_path / "packed" / f"{stem}_history.csv")
+    assert history.validation_loss.min() < history.validation_loss.iloc[0] or history.train_loss.iloc[-1] < history.train_loss.iloc[0]
