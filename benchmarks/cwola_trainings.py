@@ -1,11 +1,12 @@
 """CWoLa trainings per hour on a CPU: one pseudo-experiment per job against one job for 10 (or more).
 
-Run by hand:  python benchmarks/cwola_trainings.py [--experiments 10 90] [--npix 25] [--epochs 5]
+Run by hand:  python benchmarks/cwola_trainings.py [--experiments 10 90] [--npix 25] [--epochs 5] [--vectorise]
 
 Both sides run the pipeline's own command (`python -m workflow_scripts.studies.cwola.training`), as the
 workflow's `train_cwola` rule does, on the same pseudo-experiments with the same network and the same fixed
 number of epochs (no early stopping, so both do the same work): N processes of one pseudo-experiment each, one
-after another, against one process training all N.  The inputs are toy jet images (one-prong background,
+after another, against one process training all N as one ensemble (`fit_ensemble`; with --vectorise also in
+one vmap step, as on CUDA).  The inputs are toy jet images (one-prong background,
 two-prong signal) at the default run's luminosity (500 signal-region background events, S/sqrt(B) = 4) with a
 test set of 2 x 1000 events; only the training commands are timed.  One thread per process.
 """
@@ -48,10 +49,11 @@ def write_inputs(directory: Path, n_experiments: int, npix: int, seed: int = 3) 
     return paths
 
 
-def command(directory: Path, dataset_paths, epochs: int, output: Path) -> list[str]:
+def command(directory: Path, dataset_paths, epochs: int, output: Path, vectorise: bool = False) -> list[str]:
     settings = {"network": {"filters": [16, 16, 32, 32], "kernels": [5, 5, 3, 3], "pool_after": [True, True, True, False],
                             "dense": [64, 64, 64]},
-                "fit": {"learning_rate": 0.001, "batch_size": 500, "patience": epochs + 1, "max_epochs": epochs},
+                "fit": {"learning_rate": 0.001, "batch_size": 500, "patience": epochs + 1, "max_epochs": epochs,
+                        "vectorise": vectorise},
                 "background_efficiencies": [0.2, 0.05], "method": "cwola", "unit_intensity": False, "seed": 1,
                 "device": "cpu", "ensemble_memory_gb": 2}
     experiments = [{"dataset": str(path), "identifiers": {"benchmark": "signal", "trial": index},
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, nargs="+", default=[10], help="pseudo-experiments per job")
     parser.add_argument("--npix", type=int, default=25)
     parser.add_argument("--epochs", type=int, default=5, help="epochs of every training (fixed: no early stopping)")
+    parser.add_argument("--vectorise", action="store_true",
+                        help="also time the one job with its members in one vmap step (the CUDA default) on the CPU")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -87,6 +91,9 @@ def main() -> None:
             rows.append({"experiments": n, "npix": args.npix, "epochs": args.epochs,
                          "one_per_job_per_hour": 3600 * n / one_per_job, "one_job_per_hour": 3600 * n / one_job,
                          "ratio": one_per_job / one_job})
+            if args.vectorise:
+                vectorised = timed([command(directory, paths[:n], args.epochs, directory / "vectorised", True)])
+                rows[-1] |= {"vectorised_per_hour": 3600 * n / vectorised, "vectorised_ratio": one_per_job / vectorised}
             print(pd.DataFrame(rows[-1:]).round(1).to_string(index=False), flush=True)
     print(pd.DataFrame(rows).round(2).to_string(index=False))
 
