@@ -37,7 +37,8 @@ def _model(seed, npix=16):
 
 def _assert_same_network(first, second, atol):
     for name, value in first.state_dict().items():
-        torch.testing.assert_close(value.float(), second.state_dict()[name].float(), atol=atol, rtol=0, msg=name)
+        torch.testing.assert_close(value.float(), second.state_dict()[name].float(), atol=atol, rtol=0,
+                                   msg=lambda message: f"{name}: {message}")
 
 
 @pytest.mark.parametrize("vectorise", [False, True])
@@ -74,11 +75,14 @@ def test_members_differ_by_seed_and_repeat_with_the_same_seed(toy_data):
         assert not torch.allclose(models[0].state_dict()[weight], other.state_dict()[weight], atol=1e-4)
 
 
-def test_each_member_stops_on_its_own_validation_loss_and_keeps_its_best_epoch(toy_data):
+# The label-shuffled member trains at a high learning rate into a chaotic regime, where the vectorised step's
+# different summation order (float rounding) grows to ~2e-5 in the weights by the time it stops.
+@pytest.mark.parametrize(("vectorise", "atol"), [(False, 0.0), (True, 1e-4)])
+def test_each_member_stops_on_its_own_validation_loss_and_keeps_its_best_epoch(toy_data, vectorise, atol):
     pool = _pool(toy_data, seed=3)
     rows = np.arange(300), np.arange(120)
     learns, overfits = _member(pool, *rows), _member(pool, *rows, flip_labels=True)
-    settings = FitSettings(learning_rate=1e-2, batch_size=50, patience=2, max_epochs=12, vectorise=True)
+    settings = FitSettings(learning_rate=1e-2, batch_size=50, patience=2, max_epochs=12, vectorise=vectorise)
     models = [_model(0), _model(0)]
     learning, overfitting = fit_ensemble(models, pool[0], pool[2], [learns, overfits], settings, seeds=[0, 0], **QUIET)
     assert overfitting.epochs_run == overfitting.best_epoch + settings.patience + 1 < learning.epochs_run
@@ -88,7 +92,7 @@ def test_each_member_stops_on_its_own_validation_loss_and_keeps_its_best_epoch(t
     # The stopped member holds its best epoch, not the weights of the epochs it sat out.
     alone = _model(0)
     fit(alone, pool[0], overfits.train_labels, pool[2], pool[3], settings, seed=0, **QUIET)
-    _assert_same_network(models[1], alone, atol=1e-5)
+    _assert_same_network(models[1], alone, atol=atol)
 
 
 def test_fine_tuning_on_cached_features_trains_only_the_head(toy_data):
