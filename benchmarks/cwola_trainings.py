@@ -56,9 +56,9 @@ def command(directory: Path, dataset_paths, epochs: int, output: Path, vectorise
                         "vectorise": vectorise},
                 "background_efficiencies": [0.2, 0.05], "method": "cwola", "unit_intensity": False, "seed": 1,
                 "device": "cpu", "ensemble_memory_gb": 2}
-    experiments = [{"dataset": str(path), "identifiers": {"benchmark": "signal", "trial": index},
+    experiments = [{"dataset": str(path), "identifiers": {"benchmark": "signal", "injection": 4.0, "trial": index},
                     **{kind: str(output / f"{path.stem}_{kind}.{extension}")
-                       for kind, extension in (("model", "pt"), ("metrics", "csv"), ("history", "csv"))}}
+                       for kind, extension in (("model", "pt"), ("metrics", "csv"), ("roc", "csv"), ("history", "csv"))}}
                    for index, path in dataset_paths]
     return [sys.executable, "-m", "workflow_scripts.studies.cwola.training", "--test-set", str(directory / "test.parquet"),
             "--background-images", str(directory / "background.npy"), "--signal-images", str(directory / "signal.npy"),
