@@ -287,10 +287,13 @@ def pretraining_signals(wildcards):
 
 
 def cwola_training_mem_mb(wildcards):
-    """The images of one ensemble (at most `ensemble_memory_gb`, or one pseudo-experiment's where that is more)
-    and of the test set, held twice (gathered array and tensor), plus torch."""
+    """The images of one ensemble and of the test set, held twice (gathered array and tensor), plus torch. An
+    ensemble holds at most `ensemble_memory_gb`, no more than all of the job's pseudo-experiments, and at least
+    one of them (about 3 B events)."""
     event_mb = 2 * int(wildcards.npix) ** 2 * 4 / 1e6
-    ensemble_mb = max(1000 * CWOLA["ensemble_memory_gb"], 3 * CWOLA["background_sr_events"] * event_mb)
+    experiment_mb = 3 * CWOLA["background_sr_events"] * event_mb
+    job_mb = experiment_mb * len(cwola_experiment_points())
+    ensemble_mb = max(experiment_mb, min(1000 * CWOLA["ensemble_memory_gb"], job_mb))
     return int(1500 + 2 * (ensemble_mb + 2 * CWOLA["n_test_per_class"] * event_mb))
 
 

@@ -34,6 +34,12 @@ class FitSettings:
     vectorise: bool | None = None  # fit_ensemble: members in one vmap step; None: on CUDA only (slower on CPU)
     members_per_step: int = 16  # at most this many members per vectorised step, to bound GPU memory
 
+    def uses_mixed_precision(self, device: torch.device) -> bool:
+        return device.type == "cuda" if self.mixed_precision is None else self.mixed_precision
+
+    def vectorises(self, device: torch.device) -> bool:
+        return device.type == "cuda" if self.vectorise is None else self.vectorise
+
 
 @dataclasses.dataclass
 class FitResult:
@@ -158,11 +164,10 @@ def fit_ensemble(models, train_pool: torch.Tensor, validation_pool: torch.Tensor
         raise ValueError(f"fit_ensemble: {len(models)} models, {len(members)} datasets and {len(seeds)} seeds")
     _check_members_alike(models)
     device = train_pool.device
-    mixed = device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
-    vectorise = device.type == "cuda" if settings.vectorise is None else settings.vectorise
+    mixed, vectorise = settings.uses_mixed_precision(device), settings.vectorises(device)
     trainable = [name for name, parameter in models[0].named_parameters() if parameter.requires_grad]
-    stacks = {name: torch.stack([model.state_dict()[name].detach() for model in models]).clone()
-              for name in models[0].state_dict()}
+    states = [model.state_dict() for model in models]
+    stacks = {name: torch.stack([state[name].detach() for state in states]).clone() for name in states[0]}
     weights = {name: stacks[name] for name in trainable}
     others = {name: stack for name, stack in stacks.items() if name not in weights}
     template = copy.deepcopy(models[0]).to("meta")

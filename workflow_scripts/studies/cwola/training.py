@@ -126,19 +126,23 @@ class Experiment:
         return cls(dataset, meta, identifiers)
 
 
-def _event_keys(table: pd.DataFrame, stride: int) -> np.ndarray:
-    unknown = set(table.source) - set(SOURCES)
-    if unknown:
-        raise KeyError(f"dataset sources {sorted(unknown)} are none of {SOURCES}")
-    codes = pd.Categorical(table.source, categories=SOURCES).codes.astype(np.int64)
-    return codes * stride + table.image_row.to_numpy(np.int64)
+def _event_keys(tables: list[pd.DataFrame]) -> tuple[list[np.ndarray], int]:
+    """One integer per event, (source, image_row) -> source code x stride + image_row, for each table; and the stride."""
+    stride = 1 + max(int(table.image_row.max()) if len(table) else 0 for table in tables)
+    keys = []
+    for table in tables:
+        unknown = set(table.source.unique()) - set(SOURCES)
+        if unknown:
+            raise KeyError(f"dataset sources {sorted(unknown)} are none of {SOURCES}")
+        codes = pd.Categorical(table.source, categories=SOURCES).codes.astype(np.int64)
+        keys.append(codes * stride + table.image_row.to_numpy(np.int64))
+    return keys, stride
 
 
 def pool_events(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """The distinct events (source, image_row) of several datasets, ordered by source and row, and each table's
     rows as positions in that pool: the pseudo-experiments of a job draw from the same samples and overlap."""
-    stride = 1 + max(int(table.image_row.max()) if len(table) else 0 for table in tables)
-    keys = [_event_keys(table, stride) for table in tables]
+    keys, stride = _event_keys(tables)
     pooled, inverse = np.unique(np.concatenate(keys), return_inverse=True)
     pool = pd.DataFrame({"source": np.asarray(SOURCES)[pooled // stride], "image_row": pooled % stride})
     return pool, np.split(inverse, np.cumsum([len(key) for key in keys])[:-1])
@@ -147,10 +151,8 @@ def pool_events(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[np.ndarr
 def ensembles_within(tables: list[pd.DataFrame], bytes_per_event: int, budget_bytes: float) -> list[list[int]]:
     """Consecutive groups of the tables whose distinct events, pooled, fit in `budget_bytes`; a table that alone
     needs more forms a group of its own."""
-    stride = 1 + max(int(table.image_row.max()) if len(table) else 0 for table in tables)
     groups, pooled = [], np.empty(0, dtype=np.int64)
-    for index, table in enumerate(tables):
-        keys = np.unique(_event_keys(table, stride))
+    for index, keys in enumerate(np.unique(keys) for keys in _event_keys(tables)[0]):
         grown = np.union1d(pooled, keys)
         if groups and len(grown) * bytes_per_event <= budget_bytes:
             groups[-1].append(index)
@@ -194,12 +196,12 @@ def train_ensemble(experiments: list[Experiment], shared: SharedInputs, network:
             model.freeze_feature_extractor()
             model.reset_head()
             trained[-1] = PairHead(model.jet_network.head)
-        is_train = (experiment.dataset.split == "train").to_numpy()
-        labels = experiment.dataset.label.to_numpy()
-        members.append(MemberData(to_device(rows[is_train], torch_device), to_device(labels[is_train], torch_device),
-                                  to_device(rows[~is_train], torch_device), to_device(labels[~is_train], torch_device)))
+        split, labels = experiment.dataset.split.to_numpy(), experiment.dataset.label.to_numpy()
+        train, validation = split == "train", split == "validation"
+        members.append(MemberData(to_device(rows[train], torch_device), to_device(labels[train], torch_device),
+                                  to_device(rows[validation], torch_device), to_device(labels[validation], torch_device)))
     results = fit_ensemble(trained, pool_x, pool_x, members, settings, seeds, log)
-    mixed = torch_device.type == "cuda" if settings.mixed_precision is None else settings.mixed_precision
+    mixed = settings.uses_mixed_precision(torch_device)
     test_is_signal = shared.test.is_signal.to_numpy()
     outcomes = []
     for experiment, model, network_trained, member, seed, result in zip(experiments, models, trained, members, seeds,
@@ -263,6 +265,7 @@ def main(argv=None) -> None:
             files.write_csv(table, entry["metrics"])
             files.write_csv(roc, entry["roc"])
             print(table.to_string(index=False), flush=True)
+
 
 if __name__ == "__main__":
     main()
