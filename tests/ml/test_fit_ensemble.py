@@ -38,7 +38,7 @@ def _model(seed, npix=16):
 def _assert_same_network(first, second, atol):
     for name, value in first.state_dict().items():
         torch.testing.assert_close(value.float(), second.state_dict()[name].float(), atol=atol, rtol=0,
-                                   msg=lambda message: f"{name}: {message}")
+                                   msg=lambda message, name=name: f"{name}: {message}")
 
 
 @pytest.mark.parametrize("vectorise", [False, True])
@@ -60,6 +60,21 @@ def test_a_member_trains_alike_alone_and_in_an_ensemble(toy_data, vectorise):
     assert results[1].best_epoch == alone_result.best_epoch
     np.testing.assert_allclose(results[1].history.validation_loss, alone_result.history.validation_loss, rtol=1e-5)
     assert int(models[1].jet_norms[0].num_batches_tracked) == int(alone.jet_norms[0].num_batches_tracked) > 0
+
+
+def test_the_cuda_step_vmap_under_bfloat16_runs_on_cpu(toy_data):
+    """What a GPU job runs (members in one vmap step under bfloat16 autocast), on the CPU: it trains the networks
+    float32 training does, to bfloat16 rounding, and is not silently float32."""
+    pool = _pool(toy_data, seed=4)
+    members = [_member(pool, np.arange(300), np.arange(120)), _member(pool, np.arange(250), np.arange(120))]
+    losses = {}
+    for vectorise, mixed in ((False, False), (True, True)):
+        settings = FitSettings(learning_rate=3e-3, batch_size=50, patience=2, max_epochs=4, vectorise=vectorise,
+                               mixed_precision=mixed)
+        results = fit_ensemble([_model(11), _model(12)], pool[0], pool[2], members, settings, seeds=[1, 2], **QUIET)
+        losses[mixed] = np.array([result.history.validation_loss.to_numpy() for result in results])
+    assert not np.array_equal(losses[True], losses[False])
+    np.testing.assert_allclose(losses[True], losses[False], atol=0.01, rtol=0)
 
 
 def test_members_differ_by_seed_and_repeat_with_the_same_seed(toy_data):
