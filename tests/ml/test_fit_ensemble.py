@@ -62,9 +62,22 @@ def test_a_member_trains_alike_alone_and_in_an_ensemble(toy_data, vectorise):
     assert int(models[1].jet_norms[0].num_batches_tracked) == int(alone.jet_norms[0].num_batches_tracked) > 0
 
 
-def test_the_cuda_step_vmap_under_bfloat16_runs_on_cpu(toy_data):
+def test_the_cuda_step_vmap_under_bfloat16_runs_on_cpu(toy_data, monkeypatch):
     """What a GPU job runs (members in one vmap step under bfloat16 autocast), on the CPU: it trains the networks
     float32 training does, to bfloat16 rounding, and is not silently float32."""
+    from workflow_scripts.ml import fit as fit_module
+
+    vectorised_steps = []  # the autocast state of every vmap step taken
+
+    def watched_vmap(function):
+        step = torch.func.vmap(function)
+
+        def watched(*arguments):
+            vectorised_steps.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+            return step(*arguments)
+        return watched
+
+    monkeypatch.setattr(fit_module, "vmap", watched_vmap)
     pool = _pool(toy_data, seed=4)
     members = [_member(pool, np.arange(300), np.arange(120)), _member(pool, np.arange(250), np.arange(120))]
     losses = {}
@@ -73,6 +86,7 @@ def test_the_cuda_step_vmap_under_bfloat16_runs_on_cpu(toy_data):
                                mixed_precision=mixed)
         results = fit_ensemble([_model(11), _model(12)], pool[0], pool[2], members, settings, seeds=[1, 2], **QUIET)
         losses[mixed] = np.array([result.history.validation_loss.to_numpy() for result in results])
+    assert vectorised_steps and set(vectorised_steps) == {(True, torch.bfloat16)}
     assert not np.array_equal(losses[True], losses[False])
     np.testing.assert_allclose(losses[True], losses[False], atol=0.01, rtol=0)
 
@@ -127,7 +141,8 @@ def test_fine_tuning_on_cached_features_trains_only_the_head(toy_data):
     alone = initial[1]
     fit(alone, features[0], member.train_labels, features[1], member.validation_labels, settings, seed=1, **QUIET)
     _assert_same_network(heads[1], alone, atol=1e-5)
-    assert results[1].best_validation_loss < results[1].history.validation_loss.iloc[0] or results[1].best_epoch == 0
+    for result in results:  # the heads learn: validation loss falls from the first epoch (0.58-0.61 to 0.16-0.26)
+        assert result.best_validation_loss < 0.8 * result.history.validation_loss.iloc[0]
     assert not torch.allclose(heads[0].state_dict()["head.0.weight"], initial[0].state_dict()["head.0.weight"])
 
 
