@@ -10,6 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 from workflow_scripts.analysis.regions import MjjRegions
 from workflow_scripts.core.devices import nvidia_gpu_present
 from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.external.madgraph import model_digest, process_definition, user_model
 from workflow_scripts.generation.cards import configured_samples, generator_entry, sample_label
 from workflow_scripts.studies.cohen2018_toy.plan import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
@@ -74,6 +75,14 @@ MADGRAPH_SAMPLES = name_pattern([name for name in SAMPLES if generator(name) == 
 DELPHES_SAMPLES = name_pattern([name for name in SAMPLES if detector(name) == "delphes"])
 EMBEDDED_DETECTOR_SAMPLES = name_pattern([name for name in SAMPLES if detector(name) == "embedded"])
 
+# A MadGraph sample's process is checked when the plan is made: a UFO model path that is not there stops it here.
+for name in SAMPLES:
+    if generator(name) == "madgraph":
+        try:
+            user_model(process_definition(SAMPLES[name]))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"sample {name}: {error}") from None
+
 
 def sample_chunks(stage, sample, extension="parquet"):
     """Every chunk file of one sample at one stage (particles, delphes, events)."""
@@ -137,6 +146,17 @@ def tool_record(tool):
 
 def tool_argument(input):
     return f"--tool {input.tool}" if input.tool else ""
+
+
+def gridpack_files(wildcards):
+    """A MadGraph chunk's gridpack and its record (rule madgraph_gridpack)."""
+    return {"gridpack": f"results/gridpacks/{wildcards.sample}.tar.gz", "record": f"results/gridpacks/{wildcards.sample}.json"}
+
+
+def user_model_digest(wildcards):
+    """The content hash of the UFO directory a sample's `madgraph:` block names by path ('' for a shipped model)."""
+    path = user_model(process_definition(SAMPLES[wildcards.sample]))
+    return model_digest(path) if path is not None else ""
 
 
 def lhe_card_settings(wildcards):

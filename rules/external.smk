@@ -1,7 +1,10 @@
 # The real generator stack (a sample's `generator: madgraph` and `detector: delphes`):
 #   install_madgraph, install_delphes:  build each tool once into a cache (workflow_scripts/external/install_tools.py, the
 #                                       recipe containers/Dockerfile runs too) -> tools/{tool}.json
-#   madgraph_events:    MadGraph5_aMC per chunk -> results/lhe/{sample}/chunk{chunk}.lhe.gz -> per-chunk Pythia card
+#   madgraph_gridpack:  the sample's process written, compiled and integrated once -> results/gridpacks/{sample}.tar.gz
+#                       and its record (cards, MadGraph version, the survey's cross section) {sample}.json
+#   madgraph_events:    one chunk's events from the gridpack, with the chunk's iseed -> results/lhe/{sample}/chunk{chunk}.lhe.gz
+#   render_lhe_card:    the chunk's Pythia card, to shower that file
 #   simulate_delphes:   pythia8mc -> HepMC3 pipe -> DelphesHepMC3 (CMS card) -> results/delphes/{sample}/chunk{chunk}.root
 # The ROOT path is the same for both detectors, so convert_events and everything after it are shared.
 # With --sdm apptainer and config key containers.generators the MadGraph and Delphes jobs run in that image.
@@ -35,8 +38,38 @@ rule install_delphes:
         " > {log} 2>&1"
 
 
+rule madgraph_gridpack:
+    input:
+        tool=tool_record("madgraph"),
+    output:
+        gridpack="results/gridpacks/{sample}.tar.gz",
+        record="results/gridpacks/{sample}.json",
+    log:
+        "logs/madgraph_gridpack/{sample}.log",
+    benchmark:
+        "benchmarks/madgraph_gridpack/{sample}.tsv"
+    wildcard_constraints:
+        sample=MADGRAPH_SAMPLES,
+    conda:
+        "../envs/tools.yaml"
+    container:
+        GENERATOR_IMAGE
+    threads: TOOLS.get("madgraph_threads", 1)
+    params:
+        settings=sample_settings,
+        seed=config["seed"],
+        sqrt_s_gev=config["generation"]["sqrt_s_gev"],
+        model_sha256=user_model_digest,  # a user's UFO model: a changed model rebuilds the gridpack
+        tool=lambda wildcards, input: tool_argument(input),
+    shell:
+        "python -m workflow_scripts.external.madgraph gridpack --sample {wildcards.sample} --settings {params.settings}"
+        " --seed {params.seed} --sqrt-s-gev {params.sqrt_s_gev} --cores {threads} --scratch {resources.tmpdir} {params.tool}"
+        " --gridpack {output.gridpack} --record {output.record} > {log} 2>&1"
+
+
 rule madgraph_events:
     input:
+        unpack(gridpack_files),
         tool=tool_record("madgraph"),
     output:
         "results/lhe/{sample}/chunk{chunk}.lhe.gz",
@@ -50,17 +83,15 @@ rule madgraph_events:
         "../envs/tools.yaml"
     container:
         GENERATOR_IMAGE
-    threads: TOOLS.get("madgraph_threads", 1)
+    threads: 1
     params:
-        settings=sample_settings,
         events=lambda wildcards: events_per_chunk(wildcards.sample),
         seed=config["seed"],
-        sqrt_s_gev=config["generation"]["sqrt_s_gev"],
         tool=lambda wildcards, input: tool_argument(input),
     shell:
-        "python -m workflow_scripts.external.madgraph run --sample {wildcards.sample} --settings {params.settings}"
-        " --chunk {wildcards.chunk} --events {params.events} --seed {params.seed} --sqrt-s-gev {params.sqrt_s_gev}"
-        " --cores {threads} --scratch {resources.tmpdir} {params.tool} --output {output} > {log} 2>&1"
+        "python -m workflow_scripts.external.madgraph events --sample {wildcards.sample} --chunk {wildcards.chunk}"
+        " --events {params.events} --seed {params.seed} --gridpack {input.gridpack} --record {input.record}"
+        " --scratch {resources.tmpdir} {params.tool} --output {output} > {log} 2>&1"
 
 
 rule render_lhe_card:

@@ -1,13 +1,23 @@
-"""MadGraph5_aMC: process and run cards from a sample's config, one LHE file per chunk.
+"""MadGraph5_aMC: one gridpack per sample, then one LHE file per chunk from it.
 
 Samples with ``generator: madgraph`` get their hard process from MadGraph (the
-papers' generator), showered by pythia8mc.  ``madgraph_cards`` renders the two
-cards of one chunk: the process card (model, process, ``output`` into a
-per-chunk scratch directory, since MadGraph writes into its process directory)
-and the run card (``set run_card`` / ``set param_card`` answers to
-``launch``), with an explicit ``iseed`` derived like Pythia's chunk seeds.
-Only keys that MadGraph 3.5's own run card has are written; a test checks
-them against the run card MadGraph 3.5.8 stores in an LHE header.
+papers' generator), showered by pythia8mc.  A sample's process is a
+``madgraph:`` block (model, ``define`` lines, processes, decay widths, run and
+param card settings); the built-in processes ``qcd_dijet``, ``z_nunu_jet`` and
+``gluino_pair`` are presets of that block (``process_definition``).
+
+``build_gridpack`` writes the process, compiles it and integrates it once per
+sample (``set gridpack True``), and records the survey's cross section.  A
+chunk job (``generate_from_gridpack``) unpacks the gridpack into its own
+scratch directory (two runs of one unpacked copy collide on MadGraph's lock)
+and generates the chunk's events with its own ``iseed``, derived like Pythia's
+chunk seeds.  The chunk's ``<init>`` cross section is set to the survey's, so
+that every chunk of a sample carries the sample's cross section, not its own
+statistical estimate.
+
+Only run_card keys that MadGraph 3.5 knows are written: the built-in keys are
+checked by a test against the run card MadGraph 3.5.8 stores in an LHE header,
+a user's keys against the installed MadGraph's own run-card definition.
 
 Standard library only (like ``install_tools``): MadGraph jobs need nothing
 else, in the generator image or on a plain machine.
@@ -18,12 +28,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -32,36 +45,111 @@ from workflow_scripts.external import install_tools
 
 # MadGraph's RANMAR seeding takes iseed < 30081 * 30081 and adds 3 per integration step.
 MADGRAPH_MAX_ISEED = 30081 * 30081 - 10_000
-MADGRAPH_PROCESSES = ("qcd_dijet", "z_nunu_jet", "gluino_pair")
+BUILTIN_PROCESSES = ("qcd_dijet", "z_nunu_jet", "gluino_pair")
 # First-generation squarks of the gluino simplified model (Cohen et al. section 5) and every other squark:
 # all decoupled at squark_mass_gev, as in the embedded backend's SLHA spectrum.
 SQUARK_IDS = (1000001, 1000002, 1000003, 1000004, 1000005, 1000006, 2000001, 2000002, 2000003, 2000004, 2000005, 2000006)
+# MadGraph 3.5.x sums the cross section wrongly for processes with more than about 80 integration channels (CMS
+# patches it: genproductions' 0080-fix_xsec_issue); a gridpack with more says so in its log and record.
+MAX_RELIABLE_CHANNELS = 80
+# Where a gridpack keeps its process; the gridpack's process directory is called this inside the scratch directory,
+# so that no absolute path reaches the cards MadGraph copies into every LHE header.
+PROCESS_DIRECTORY = "process"
+USER_MODEL_DIRECTORY = "models"
 
 
-def madgraph_seed(global_seed: int, sample: str, chunk: int) -> int:
-    """The chunk's iseed, from (global seed, sample, chunk) like the Pythia and detector seeds."""
+class MadGraphError(RuntimeError):
+    """MadGraph refused or failed; the message names the sample (and chunk) and carries MadGraph's own words."""
+
+
+def madgraph_seed(global_seed: int, sample: str, chunk) -> int:
+    """The iseed of a chunk (or of the sample's gridpack survey, chunk "gridpack"), from (global seed, sample,
+    chunk) like the Pythia and detector seeds."""
     seed = derive_seed(global_seed, "madgraph", sample, chunk)
     if not 0 < seed < MADGRAPH_MAX_ISEED:
         raise ValueError(f"derived iseed {seed} is outside MadGraph's range (0, {MADGRAPH_MAX_ISEED})")
     return seed
 
 
-def process_commands(sample: dict) -> list[str]:
-    """Model, definitions and `generate` line of a sample's hard process."""
+def process_definition(sample: dict) -> dict:
+    """A sample's `madgraph:` block: its own (process `madgraph`), or the preset of a built-in process.
+
+    Keys: model (a built-in model name, or the path of a UFO directory: any value with a '/'), define (lines
+    after `define`), processes (the first is `generate`, the others `add process`), decays ({PDG id: width in GeV
+    or "auto"}), run_card ({key: value}) and param_card ({block: {id: value}}).
+    """
     process = sample["process"]
+    if process == "madgraph":
+        if "madgraph" not in sample:
+            raise ValueError("a sample with process madgraph needs a `madgraph:` block (model, processes)")
+        return sample["madgraph"]
     if process == "qcd_dijet":  # CWoLa background, Table 1b
-        return ["import model sm", "generate p p > j j"]
-    if process == "z_nunu_jet":  # Cohen et al. section 5 background: Z(-> nu nu) + 1 jet
-        return ["import model sm", "generate p p > z j, z > vl vl~"]
-    if process == "gluino_pair":  # Cohen et al. section 5 signal: gluino -> q qbar + neutralino, first generation
-        return ["import model MSSM_SLHA2", "define qfirst = u u~ d d~", "generate p p > go go, go > qfirst qfirst n1"]
-    raise ValueError(f"process {process!r} has no MadGraph definition; MadGraph backends take {list(MADGRAPH_PROCESSES)}")
+        definition = {"model": "sm", "processes": ["p p > j j"],
+                      "run_card": {"ptj": float(sample["pt_hat_min_gev"]), "mmjj": float(sample["m_hat_min_gev"])}}
+    elif process == "z_nunu_jet":  # Cohen et al. section 5 background: Z(-> nu nu) + 1 jet
+        # At this order the Z recoils against the one jet, so ptj is also the MET cut (paper: both 150 GeV).
+        definition = {"model": "sm", "processes": ["p p > z j, z > vl vl~"],
+                      "run_card": {"ptj": float(sample["pt_hat_min_gev"])}}
+        if "pt_hat_max_gev" in sample:
+            definition["run_card"]["ptjmax"] = float(sample["pt_hat_max_gev"])
+    elif process == "gluino_pair":  # Cohen et al. section 5 signal: gluino -> q qbar + neutralino, first generation
+        squark = float(sample.get("squark_mass_gev", 5000.0))
+        masses = {1000021: float(sample["gluino_mass_gev"]), 1000022: float(sample["neutralino_mass_gev"])}
+        # With the squarks decoupled the gluino decays only through off-shell squarks; its width must follow.
+        definition = {"model": "MSSM_SLHA2", "define": ["qfirst = u u~ d d~"],
+                      "processes": ["p p > go go, go > qfirst qfirst n1"], "run_card": {},
+                      "param_card": {"mass": masses | dict.fromkeys(SQUARK_IDS, squark)}, "decays": {1000021: "auto"}}
+    else:
+        raise ValueError(f"process {process!r} has no MadGraph definition; MadGraph samples take "
+                         f"{[*BUILTIN_PROCESSES, 'madgraph']}")
+    if "parton_abs_eta_max" in sample:
+        definition["run_card"]["etaj"] = float(sample["parton_abs_eta_max"])
+    return definition
 
 
-def run_card_settings(sample: dict, sqrt_s_gev: float, n_events: int, iseed: int) -> dict:
-    """run_card keys and values of one chunk.  Value types follow MadGraph's run card (floats for cuts)."""
+def is_model_path(model: str) -> bool:
+    return "/" in model
+
+
+def user_model(definition: dict, base_directory=".") -> Path | None:
+    """The UFO directory a definition names by path (relative to the working directory), or None for a model
+    MadGraph ships; a path that is not a directory is an error naming it."""
+    model = definition["model"]
+    if not is_model_path(model):
+        return None
+    path = Path(base_directory) / model
+    if not path.is_dir():
+        raise FileNotFoundError(f"MadGraph model directory {model} does not exist (config key madgraph.model, "
+                                f"a path relative to the working directory {Path(base_directory).resolve()})")
+    if not (path / "particles.py").is_file():
+        raise FileNotFoundError(f"MadGraph model directory {model} is not a UFO model: it has no particles.py")
+    return path
+
+
+def model_digest(path) -> str:
+    """sha256 of a UFO directory's files (names and contents), without the caches MadGraph writes into it."""
+    digest = hashlib.sha256()
+    path = Path(path)
+    for item in sorted(path.rglob("*")):
+        if item.is_file() and "__pycache__" not in item.parts and item.suffix not in (".pyc", ".pkl"):
+            digest.update(str(item.relative_to(path)).encode() + b"\0" + item.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def process_commands(definition: dict) -> list[str]:
+    """Model, definitions and `generate` / `add process` lines of a definition; a user's UFO is imported from
+    its copy in the scratch directory (see build_gridpack)."""
+    model = definition["model"]
+    model_reference = f"./{USER_MODEL_DIRECTORY}/{Path(model).name}" if is_model_path(model) else model
+    processes = definition["processes"]
+    return ([f"import model {model_reference}"] + [f"define {line}" for line in definition.get("define", [])]
+            + [f"generate {processes[0]}"] + [f"add process {line}" for line in processes[1:]])
+
+
+def run_card_settings(definition: dict, sqrt_s_gev: float, iseed: int) -> dict:
+    """run_card keys and values of a sample's gridpack.  Value types follow MadGraph's run card (floats for cuts)."""
     settings = {
-        "nevents": int(n_events),
+        "gridpack": True,
         "iseed": int(iseed),
         "lpp1": 1,
         "lpp2": 1,
@@ -70,30 +158,14 @@ def run_card_settings(sample: dict, sqrt_s_gev: float, n_events: int, iseed: int
         "pdlabel": "nn23lo1",  # MadGraph's built-in LO set: no LHAPDF in the image
         "use_syst": False,  # scale/PDF reweighting needs LHAPDF and is not used downstream
     }
-    process = sample["process"]
-    if process == "qcd_dijet":
-        settings["ptj"] = float(sample["pt_hat_min_gev"])
-        settings["mmjj"] = float(sample["m_hat_min_gev"])
-    elif process == "z_nunu_jet":
-        # At this order the Z recoils against the one jet, so ptj is also the MET cut (paper: both 150 GeV).
-        settings["ptj"] = float(sample["pt_hat_min_gev"])
-        if "pt_hat_max_gev" in sample:
-            settings["ptjmax"] = float(sample["pt_hat_max_gev"])
-    if "parton_abs_eta_max" in sample:
-        settings["etaj"] = float(sample["parton_abs_eta_max"])
-    return settings
+    return settings | dict(definition.get("run_card", {}))
 
 
-def param_card_commands(sample: dict) -> list[str]:
-    """`set param_card` answers: the gluino model's masses and the gluino width computed by MadGraph."""
-    if sample["process"] != "gluino_pair":
-        return []
-    squark = float(sample.get("squark_mass_gev", 5000.0))
-    commands = [f"set param_card mass 1000021 {float(sample['gluino_mass_gev'])}",
-                f"set param_card mass 1000022 {float(sample['neutralino_mass_gev'])}"]
-    commands += [f"set param_card mass {code} {squark}" for code in SQUARK_IDS]
-    # With the squarks decoupled the gluino decays only through off-shell squarks; its width must follow.
-    commands.append("set param_card decay 1000021 auto")
+def param_card_commands(definition: dict) -> list[str]:
+    """`set param_card` answers: the definition's parameters, then its decay widths."""
+    commands = [f"set param_card {block} {code} {format_value(value)}"
+                for block, entries in definition.get("param_card", {}).items() for code, value in entries.items()]
+    commands += [f"set param_card decay {code} {format_value(width)}" for code, width in definition.get("decays", {}).items()]
     return commands
 
 
@@ -115,29 +187,29 @@ class MadGraphCards:
         return self.process + self.run
 
 
-def madgraph_cards(sample_name: str, sample: dict, chunk: int, sqrt_s_gev: float, n_events: int, iseed: int,
-                   n_cores: int, process_dir) -> MadGraphCards:
-    """Process card and run card of one chunk of a sample.
+def gridpack_cards(sample_name: str, definition: dict, sqrt_s_gev: float, iseed: int, n_cores: int) -> MadGraphCards:
+    """Process card and run card of a sample's gridpack, run by mg5_aMC in the scratch directory.
 
-    The process card sets the session options (no auto-update check, which needs the network; multicore
-    with `n_cores`) without saving them into the install, defines the process and writes its directory to `process_dir`, a writable scratch
-    location.  The run card launches it with every run_card value set explicitly.
+    The process card sets the session options (no auto-update check, which needs the network; multicore with
+    `n_cores`) without saving them into the install, defines the process and writes it to PROCESS_DIRECTORY, a
+    relative path, so that no scratch path reaches the cards MadGraph copies into every event file.  The run card
+    launches it with every run_card value set explicitly and `gridpack True`: a survey, then the gridpack.
     """
-    header = "# {} card of sample " + f"{sample_name}, chunk {chunk}: rendered by workflow_scripts.external.madgraph\n"
+    header = "# {} card of sample " + f"{sample_name}'s gridpack: rendered by workflow_scripts.external.madgraph\n"
     # --no_save: for this session only. Without it MadGraph rewrites input/mg5_configuration.txt in the shared
-    # install after every `set`, which parallel chunk jobs would do at once.
+    # install after every `set`, which parallel jobs would do at once.
     process_lines = [
         "set auto_update 0 --no_save",
         "set automatic_html_opening False --no_save",
         "set run_mode 2 --no_save",
         f"set nb_core {int(n_cores)} --no_save",
-        *process_commands(sample),
-        f"output {Path(process_dir)} -nojpeg",
+        *process_commands(definition),
+        f"output {PROCESS_DIRECTORY} -nojpeg",
     ]
-    run_lines = [f"launch {Path(process_dir)}", "done"]  # `done`: keep the default switches (no shower, no MadSpin)
+    run_lines = [f"launch {PROCESS_DIRECTORY}", "done"]  # `done`: keep the default switches (no shower, no MadSpin)
     run_lines += [f"set run_card {key} {format_value(value)}"
-                  for key, value in run_card_settings(sample, sqrt_s_gev, n_events, iseed).items()]
-    run_lines += param_card_commands(sample)
+                  for key, value in run_card_settings(definition, sqrt_s_gev, iseed).items()]
+    run_lines += param_card_commands(definition)
     run_lines.append("done")
     return MadGraphCards(process=header.format("Process") + "\n".join(process_lines) + "\n",
                          run=header.format("Run") + "\n".join(run_lines) + "\n")
@@ -256,84 +328,308 @@ def count_lhe_events(path) -> int:
     return events
 
 
+def lhe_cross_section(path) -> tuple[float, float]:
+    """The cross section (pb) and its uncertainty that an LHE file's <init> block states: the sum of its processes'
+    XSECUP, their XERRUP added in quadrature."""
+    init = _init_block(_read_lhe_text(path), path)
+    processes = [line.split() for line in init.strip().splitlines()[1:] if line.strip() and not line.lstrip().startswith("<")]
+    try:
+        values = [(float(fields[0]), float(fields[1])) for fields in processes]
+    except (IndexError, ValueError) as error:
+        raise ValueError(f"Les Houches file {path}: cannot read the <init> block's process lines") from error
+    if not values:
+        raise ValueError(f"Les Houches file {path}: the <init> block lists no process")
+    return sum(x for x, _ in values), sum(e * e for _, e in values) ** 0.5
+
+
+def _read_lhe_text(path) -> str:
+    stream = _open_text(path)
+    try:
+        with stream:
+            return stream.read()
+    except (OSError, EOFError) as error:
+        raise OSError(f"cannot read Les Houches file {path} (truncated?): {error}") from error
+
+
+INIT_BLOCK = re.compile(r"<init>\n(.*?)</init>", re.DOTALL)
+
+
+def _init_block(text: str, path) -> str:
+    match = INIT_BLOCK.search(text)
+    if match is None:
+        raise ValueError(f"Les Houches file {path} has no <init> block")
+    return match[1]
+
+
+def with_cross_section(text: str, cross_section_pb: float, error_pb: float, path="LHE file") -> str:
+    """The LHE text with its <init> cross sections scaled to sum to `cross_section_pb` (each process keeps its share)
+    and their uncertainties to add up to `error_pb` in quadrature."""
+    lines = _init_block(text, path).splitlines(keepends=True)
+    n_processes = int(lines[0].split()[-1])
+    process_lines = lines[1:1 + n_processes]
+    fields = [line.split() for line in process_lines]
+    total = sum(float(f[0]) for f in fields)
+    errors = sum(float(f[1]) ** 2 for f in fields) ** 0.5
+    rewritten = []
+    for f in fields:
+        share = float(f[0]) / total if total > 0 else 1.0 / n_processes
+        error_share = float(f[1]) / errors if errors > 0 else n_processes ** -0.5
+        rewritten.append(f"{share * cross_section_pb:.6e} {error_share * error_pb:.6e} {float(f[2]):.6e} {f[3]}\n")
+    block = "".join([lines[0], *rewritten, *lines[1 + n_processes:]])
+    return INIT_BLOCK.sub(lambda _: f"<init>\n{block}</init>", text, count=1)
+
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def madgraph_complaints(output: str) -> list[str]:
+    """What MadGraph refused, from its output: commands interrupted with an error (it still exits with 0 after
+    one in a script), and `set` commands it ignored as invalid."""
+    lines = ANSI_CODES.sub("", output).splitlines()
+    complaints = []
+    for index, line in enumerate(lines):
+        if line.rstrip().endswith("with error:") and index + 1 < len(lines):
+            command = line.rstrip()[: -len("with error:")].strip() or lines[index - 1].strip()
+            complaints.append(f"{command}: {lines[index + 1].strip()}")
+        elif "invalid set command" in line:
+            complaints.append(line.replace("WARNING:", "").strip())
+    return complaints
+
+
 def _debug_logs(scratch: Path) -> str:
     """MadGraph's own crash reports, for the job log."""
-    reports = [*scratch.glob("MG5_debug"), *scratch.glob("process/ME5_debug"),
-               *sorted(scratch.glob("process/Events/*/*_debug.log"))]
-    return "".join(f"\n--- {report} ---\n{report.read_text(errors='replace')[-20000:]}" for report in reports)
+    reports = [*scratch.glob("MG5_debug"), *scratch.glob(f"{PROCESS_DIRECTORY}/ME5_debug"),
+               *sorted(scratch.glob(f"{PROCESS_DIRECTORY}/Events/*/*_debug.log")),
+               *sorted(scratch.glob("madevent/Events/*/*_debug.log"))]
+    return "".join(f"\n--- {report.name} ---\n{report.read_text(errors='replace')[-20000:]}" for report in reports)
 
 
-def generate_lhe(sample_name: str, sample: dict, chunk: int, n_events: int, global_seed: int, sqrt_s_gev: float,
-                 n_cores: int, output, scratch_root=None, mg5_command=("mg5_aMC",)) -> dict:
-    """Run MadGraph for one chunk in a scratch directory and move its unweighted events to `output` (.lhe.gz).
-    `mg5_command` is the program to run (with its interpreter), by default mg5_aMC on PATH (the image)."""
-    output = Path(output)
-    iseed = madgraph_seed(global_seed, sample_name, chunk)
-    with tempfile.TemporaryDirectory(prefix=f"madgraph-{sample_name}-chunk{chunk}-", dir=scratch_root) as scratch:
+def run_streaming(command, cwd, env=None) -> tuple[int, str]:
+    """Run a program with no standard input (a question the cards do not answer ends the run instead of waiting),
+    its output copied to ours (the job log) as it comes; returns its exit code and output."""
+    process = subprocess.Popen([str(part) for part in command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    captured = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        captured.append(line)
+    sys.stdout.flush()
+    return process.wait(), "".join(captured)
+
+
+RUN_CARD_KEYS_PROGRAM = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+                         "from madgraph.various.banner import RunCardLO; "
+                         "print(json.dumps(sorted(key.lower() for key in RunCardLO().keys())))")
+# run_card keys the workflow sets itself: a sample's seed comes from the global seed, and every run is a gridpack.
+WORKFLOW_RUN_CARD_KEYS = ("iseed", "gridpack", "nevents")
+
+
+def known_run_card_keys(tool: dict) -> set[str]:
+    """Every key of the installed MadGraph's LO run card (its own definition, hidden keys included)."""
+    result = subprocess.run([tool["python"], "-c", RUN_CARD_KEYS_PROGRAM, tool["prefix"]], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MadGraphError(f"cannot read MadGraph's run card definition from {tool['prefix']}: {result.stderr[-2000:]}")
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def check_run_card_keys(sample_name: str, definition: dict, known_keys: set[str]) -> None:
+    for key in definition.get("run_card", {}):
+        where = f"config key generation.samples.{sample_name}.madgraph.run_card"
+        if key.lower() in WORKFLOW_RUN_CARD_KEYS:
+            raise ValueError(f"sample {sample_name}: run_card key {key!r} is set by the workflow, not the config ({where})")
+        if key.lower() not in known_keys:
+            raise ValueError(f"sample {sample_name}: {key!r} is not a key of MadGraph's run card ({where})")
+
+
+def survey_cross_section(process_dir: Path) -> tuple[float, float]:
+    """The survey's cross section and uncertainty (pb): the first two numbers of SubProcesses/results.dat."""
+    results = process_dir / "SubProcesses" / "results.dat"
+    try:
+        cross_section, error = (float(value.replace("D", "E")) for value in results.read_text().split()[:2])
+    except (OSError, ValueError) as error:
+        raise MadGraphError(f"cannot read the survey's cross section from {results}: {error}") from error
+    return cross_section, error
+
+
+def count_channels(process_dir: Path) -> int:
+    """Integration channels of a process (the G* directories of its subprocesses)."""
+    return sum(1 for path in (process_dir / "SubProcesses").glob("P*/G*") if path.is_dir())
+
+
+def install_atomically(source: Path, output: Path) -> None:
+    """Copy `source` to `output` through a partial file beside it (scratch may be on another file system), renamed
+    into place; partial files that an earlier, killed job left beside `output` are removed first."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for stale in output.parent.glob(f".{output.name}.*.part"):
+        stale.unlink(missing_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_reproducible_gzip(text: str, path: Path) -> None:
+    """gzip without the time and name that gzip's header holds by default: the same text, the same bytes."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as stream:
+        stream.write(text.encode())
+
+
+def mg5_command(tool: dict) -> tuple[str, str]:
+    return tool["python"], tool["programs"]["mg5_aMC"]
+
+
+def tool_path_environment(tool: dict) -> dict:
+    """MadGraph's helper scripts run `python3` from PATH: make it the interpreter MadGraph is installed for."""
+    return os.environ | {"PATH": f"{Path(tool['python']).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def build_gridpack(sample_name: str, sample: dict, sqrt_s_gev: float, global_seed: int, n_cores: int, gridpack_output,
+                   record_output, tool: dict, scratch_root=None, base_directory=".") -> dict:
+    """Write, compile and integrate a sample's process once: its gridpack (`gridpack_output`, .tar.gz) and a JSON
+    record of the cards, MadGraph's version, the survey's cross section and the number of channels."""
+    definition = process_definition(sample)
+    model_path = user_model(definition, base_directory)
+    check_run_card_keys(sample_name, definition, known_run_card_keys(tool))
+    iseed = madgraph_seed(global_seed, sample_name, "gridpack")
+    cards = gridpack_cards(sample_name, definition, sqrt_s_gev, iseed, n_cores)
+    with tempfile.TemporaryDirectory(prefix=f"madgraph-gridpack-{sample_name}-", dir=scratch_root) as scratch:
         scratch = Path(scratch)
-        cards = madgraph_cards(sample_name, sample, chunk, sqrt_s_gev, n_events, iseed, n_cores, scratch / "process")
-        (scratch / "proc_card.mg5").write_text(cards.process)
-        (scratch / "run_card.mg5").write_text(cards.run)
+        if model_path is not None:
+            # A copy: MadGraph writes its caches into a model's directory, which is the user's (and may be shared).
+            shutil.copytree(model_path, scratch / USER_MODEL_DIRECTORY / model_path.name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pkl"))
         (scratch / "madgraph.mg5").write_text(cards.script)
         print(cards.script, flush=True)
-        # No standard input: a question the cards do not answer ends the run instead of waiting.
-        program = [mg5_command] if isinstance(mg5_command, (str, os.PathLike)) else list(mg5_command)
-        result = subprocess.run([*program, str(scratch / "madgraph.mg5")], cwd=scratch, stdin=subprocess.DEVNULL)
-        produced = sorted((scratch / "process" / "Events").glob("*/unweighted_events.lhe.gz"))
-        if result.returncode != 0 or len(produced) != 1:
-            found = [str(path) for path in produced]
-            raise RuntimeError(f"MadGraph did not produce one unweighted_events.lhe.gz for sample {sample_name} chunk {chunk} "
-                               f"(exit code {result.returncode}, found {found})" + _debug_logs(scratch))
-        lhe = produced[0]
-        used_seed = run_card_from_lhe(lhe).get("iseed")
-        if used_seed is None or int(used_seed) != iseed:
-            raise RuntimeError(f"{lhe}: MadGraph ran with iseed {used_seed}, not the requested {iseed}")
+        code, output = run_streaming([*mg5_command(tool), "madgraph.mg5"], scratch, tool_path_environment(tool))
+        complaints = madgraph_complaints(output)
+        tarball = scratch / PROCESS_DIRECTORY / "run_01_gridpack.tar.gz"
+        if complaints:
+            raise MadGraphError(f"MadGraph refused sample {sample_name}'s process or cards:\n  " + "\n  ".join(complaints))
+        if code != 0 or not tarball.is_file():
+            raise MadGraphError(f"MadGraph made no gridpack for sample {sample_name} (exit code {code})" + _debug_logs(scratch))
+        cross_section, error = survey_cross_section(scratch / PROCESS_DIRECTORY)
+        channels = count_channels(scratch / PROCESS_DIRECTORY)
+        if cross_section <= 0:
+            raise MadGraphError(f"sample {sample_name}: MadGraph's survey gives a cross section of {cross_section} pb")
+        if channels > MAX_RELIABLE_CHANNELS:
+            print(f"warning: sample {sample_name} has {channels} integration channels; MadGraph 3.5 may sum the cross "
+                  f"section of more than {MAX_RELIABLE_CHANNELS} wrongly (see the documentation)", file=sys.stderr)
+        record = {
+            "sample": sample_name,
+            "generator": f"MadGraph5_aMC {(Path(tool['prefix']) / 'VERSION').read_text().split('version =')[-1].split()[0]}",
+            "iseed": iseed,
+            "cross_section_pb": cross_section,
+            "cross_section_error_pb": error,
+            "channels": channels,
+            "model": definition["model"],
+            "model_sha256": model_digest(model_path) if model_path is not None else None,
+            "process_card": cards.process,
+            "run_card": cards.run,
+            "gridpack_sha256": install_tools.sha256_of(tarball),
+        }
+        (scratch / "record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        install_atomically(tarball, Path(gridpack_output))
+        install_atomically(scratch / "record.json", Path(record_output))
+    return record
+
+
+def read_gridpack_record(path) -> dict:
+    try:
+        record = json.loads(Path(path).read_text())
+        record["cross_section_pb"], record["cross_section_error_pb"], record["gridpack_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a gridpack record (rule madgraph_gridpack writes one): {error}") from error
+    return record
+
+
+def generate_from_gridpack(gridpack, record_path, sample_name: str, chunk: int, n_events: int, global_seed: int, output,
+                           tool: dict, scratch_root=None) -> dict:
+    """One chunk's events from the sample's gridpack, unpacked into a scratch directory of the chunk's own, with
+    the chunk's iseed; installed as `output` (.lhe.gz) with the survey's cross section in its <init> block.
+    Fewer events than asked for is an error naming the chunk."""
+    output, gridpack = Path(output), Path(gridpack)
+    record = read_gridpack_record(record_path)
+    if install_tools.sha256_of(gridpack) != record["gridpack_sha256"]:
+        raise ValueError(f"{gridpack} is not the gridpack {record_path} describes (sha256 differs): rebuild both")
+    iseed = madgraph_seed(global_seed, sample_name, chunk)
+    what = f"sample {sample_name} chunk {chunk}"
+    with tempfile.TemporaryDirectory(prefix=f"madgraph-{sample_name}-chunk{chunk}-", dir=scratch_root) as scratch:
+        scratch = Path(scratch)
+        try:
+            with tarfile.open(gridpack) as archive:
+                archive.extractall(scratch, filter="tar")
+        except (OSError, tarfile.TarError) as error:
+            raise OSError(f"cannot unpack gridpack {gridpack} for {what}: {error}") from error
+        environment = tool_path_environment(tool)
+        environment["LD_LIBRARY_PATH"] = os.pathsep.join(
+            filter(None, [environment.get("LD_LIBRARY_PATH"), str(scratch / "madevent" / "lib")]))
+        # run.sh's own work, without its guesses: MadGraph's grid run, then the events it leaves.
+        code, log = run_streaming([tool["python"], scratch / "madevent" / "bin" / "gridrun", n_events, iseed, 1], scratch,
+                                  environment)
+        lhe = scratch / "madevent" / "Events" / f"GridRun_{iseed}" / "unweighted_events.lhe.gz"
+        if code != 0 or not lhe.is_file():
+            complaints = "".join(f"\n  {line}" for line in madgraph_complaints(log))
+            raise MadGraphError(f"MadGraph's gridpack run made no events for {what} (exit code {code}){complaints}"
+                                + _debug_logs(scratch))
         n_produced = count_lhe_events(lhe)
         if n_produced < n_events:
-            print(f"warning: MadGraph wrote {n_produced} of the {n_events} requested events", file=sys.stderr)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(f".{output.name}.{os.getpid()}.part")
-        shutil.copyfile(lhe, partial)  # scratch may be on another file system: copy, then rename atomically
-        os.replace(partial, output)
+            raise MadGraphError(f"MadGraph's gridpack run gave {n_produced} of the {n_events} events asked for {what}")
+        chunk_estimate = lhe_cross_section(lhe)
+        text = with_cross_section(_read_lhe_text(lhe), record["cross_section_pb"], record["cross_section_error_pb"], lhe)
+        staged = scratch / "events.lhe.gz"
+        write_reproducible_gzip(text, staged)
+        install_atomically(staged, output)
     return {"sample": sample_name, "chunk": chunk, "iseed": iseed, "n_events": n_produced,
-            "generator": f"MadGraph5_aMC {madgraph_version_from_lhe(output)}"}
+            "cross_section_pb": record["cross_section_pb"], "chunk_estimate_pb": chunk_estimate[0],
+            "generator": record["generator"]}
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.external.madgraph", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("cards", "write the chunk's process and run cards to a directory"),
-                            ("run", "run MadGraph for one chunk (inside the generator container)")):
-        command = sub.add_parser(name, help=help_text)
-        command.add_argument("--sample", required=True)
+    cards_command = sub.add_parser("cards", help="write a sample's gridpack cards to a directory (to read them)")
+    gridpack_command = sub.add_parser("gridpack", help="make a sample's gridpack and its record")
+    events_command = sub.add_parser("events", help="generate one chunk's events from the sample's gridpack")
+    for command in (cards_command, gridpack_command):
         command.add_argument("--settings", required=True, help="the sample's config entry as JSON")
-        command.add_argument("--chunk", type=int, required=True)
-        command.add_argument("--events", type=int, required=True)
-        command.add_argument("--seed", type=int, required=True, help="global seed")
         command.add_argument("--sqrt-s-gev", type=float, required=True)
-        command.add_argument("--cores", type=int, default=1, help="MadGraph's nb_core")
-    sub.choices["cards"].add_argument("--directory", type=Path, required=True)
-    sub.choices["run"].add_argument("--output", type=Path, required=True, help="the chunk's .lhe.gz")
-    sub.choices["run"].add_argument("--scratch", type=Path, help="where the per-chunk process directory is made")
-    sub.choices["run"].add_argument("--tool", type=Path, help="MadGraph's install record (rule install_madgraph); "
-                                    f"default: the generator image's, under ${install_tools.RECORDS_VARIABLE}")
+        command.add_argument("--cores", type=int, default=1, help="MadGraph's nb_core for the survey")
+    for command in (cards_command, gridpack_command, events_command):
+        command.add_argument("--sample", required=True)
+        command.add_argument("--seed", type=int, required=True, help="global seed")
+    for command in (gridpack_command, events_command):
+        command.add_argument("--scratch", type=Path, help="where the job's MadGraph directory is made")
+        command.add_argument("--tool", type=Path, help="MadGraph's install record (rule install_madgraph); "
+                             f"default: the generator image's, under ${install_tools.RECORDS_VARIABLE}")
+        command.add_argument("--gridpack", type=Path, required=True, help="the sample's gridpack (.tar.gz)")
+        command.add_argument("--record", type=Path, required=True, help="the gridpack's JSON record")
+    cards_command.add_argument("--directory", type=Path, required=True)
+    events_command.add_argument("--chunk", type=int, required=True)
+    events_command.add_argument("--events", type=int, required=True)
+    events_command.add_argument("--output", type=Path, required=True, help="the chunk's .lhe.gz")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    sample = json.loads(args.settings)
     if args.command == "cards":
-        iseed = madgraph_seed(args.seed, args.sample, args.chunk)
-        cards = madgraph_cards(args.sample, sample, args.chunk, args.sqrt_s_gev, args.events, iseed, args.cores,
-                               args.directory / "process")
+        definition = process_definition(json.loads(args.settings))
+        cards = gridpack_cards(args.sample, definition, args.sqrt_s_gev, madgraph_seed(args.seed, args.sample, "gridpack"),
+                               args.cores)
         args.directory.mkdir(parents=True, exist_ok=True)
         (args.directory / "proc_card.mg5").write_text(cards.process)
         (args.directory / "run_card.mg5").write_text(cards.run)
         return
     try:
-        record = install_tools.record_or_default(args.tool, "madgraph")
-    except install_tools.ToolError as error:
+        tool = install_tools.record_or_default(args.tool, "madgraph")
+        if args.command == "gridpack":
+            result = build_gridpack(args.sample, json.loads(args.settings), args.sqrt_s_gev, args.seed, args.cores,
+                                    args.gridpack, args.record, tool, args.scratch)
+            result = {key: result[key] for key in ("sample", "cross_section_pb", "cross_section_error_pb", "channels")}
+        else:
+            result = generate_from_gridpack(args.gridpack, args.record, args.sample, args.chunk, args.events, args.seed,
+                                            args.output, tool, args.scratch)
+    except (install_tools.ToolError, MadGraphError, ValueError, OSError) as error:
         sys.exit(f"error: {error}")
-    command = (record["python"], record["programs"]["mg5_aMC"])
-    print(generate_lhe(args.sample, sample, args.chunk, args.events, args.seed, args.sqrt_s_gev, args.cores, args.output,
-                       args.scratch, command), flush=True)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

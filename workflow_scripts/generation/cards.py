@@ -238,8 +238,9 @@ def sample_settings(sample: dict, sqrt_s_gev: float) -> dict:
     elif process == "gluino_pair":
         settings = gluino_pair_settings(sqrt_s_gev, sample["slha_file"])
     elif process == "lhe":
-        # Showering events from a Les Houches file: beams and the hard process come from the file.
-        settings = {"Beams:frameType": 4, "Beams:LHEF": str(Path(sample["lhe_file"]).resolve())}
+        # Showering events from a Les Houches file: beams and the hard process come from the file. The path stays as
+        # given (relative to the working directory, where every job runs), so no card holds the checkout's location.
+        settings = {"Beams:frameType": 4, "Beams:LHEF": str(sample["lhe_file"])}
     else:
         raise ValueError(f"unknown process {process!r} in sample config {sample}")
     return settings | quiet_settings() | sample.get("extra_settings", {})
