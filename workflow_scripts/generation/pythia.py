@@ -21,6 +21,7 @@ import numpy as np
 from workflow_scripts.core import files
 from workflow_scripts.core.flat import FlatObjects
 from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.external.madgraph import lhe_cross_section
 from workflow_scripts.generation import cards
 
 # Per-particle columns of the particle files.
@@ -152,13 +153,11 @@ def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, gl
     skip = (chunk * n_events if lhe_first_event is None else lhe_first_event) if lhe_file else 0
     pythia = configure_pythia(card_path, seed, skip)
     if hepmc_output is not None:
-        import pyhepmc
-
-        from workflow_scripts.generation.hepmc import BatchWriter
+        from workflow_scripts.generation.hepmc import AsciiWriter
 
         target = files.atomic_output(hepmc_output) if atomic else contextlib.nullcontext(hepmc_output)
-        with target as path, pyhepmc.open(path, "w") as writer:
-            events = generate(pythia, n_events, batch_size, on_batch=BatchWriter(writer))
+        with target as path, AsciiWriter(path) as writer:
+            events = generate(pythia, n_events, batch_size, on_batch=writer)
     else:
         events = generate(pythia, n_events, batch_size)
     if lhe_file is not None and len(events) < n_events:
@@ -168,14 +167,20 @@ def generate_chunk(card_path, output, sample: str, chunk: int, n_events: int, gl
             raise ValueError(f"Les Houches file {lhe_file} has no events left for chunk {chunk} "
                              f"(it starts at event {skip})")
     info = pythia.infoPython()
+    if lhe_file is not None:
+        # The file's own statement (a MadGraph chunk's: its gridpack's survey), not this chunk's estimate from the
+        # events' weights.
+        cross_section_pb, cross_section_error_pb = lhe_cross_section(lhe_file)
+    else:
+        cross_section_pb, cross_section_error_pb = info.sigmaGen() * MB_TO_PB, info.sigmaErr() * MB_TO_PB
     metadata = {
         "sample": sample,
         "chunk": chunk,
         "seed": seed,
         "global_seed": global_seed,
         "n_events": len(events),
-        "cross_section_pb": info.sigmaGen() * MB_TO_PB,
-        "cross_section_error_pb": info.sigmaErr() * MB_TO_PB,
+        "cross_section_pb": cross_section_pb,
+        "cross_section_error_pb": cross_section_error_pb,
         "generator": f"pythia8mc {pythia_version()}",
         "card_sha256": hashlib.sha256(Path(card_path).read_bytes()).hexdigest(),
     }
