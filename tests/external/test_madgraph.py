@@ -200,7 +200,8 @@ def test_run_card_keys_are_checked_against_madgraphs_own_and_the_workflows_are_r
         madgraph.check_run_card_keys("signal", {"run_card": {"iseed": 3}}, known)
 
 
-# What MadGraph 3.5.7 printed for `generate p p > go go` in the sm, and for an unknown run-card key (it exits with 0).
+# What MadGraph 3.5.7 printed for `generate p p > go go` in the sm, for an unknown run-card key, and for writing a
+# process of its hgg_plugin test model (it exits with 0 after each).
 MADGRAPH_OUTPUT = """generate p p > go go
 \x1b[1;31mCommand "import /tmp/x/madgraph.mg5" interrupted in sub-command:
 "generate p p > go go" with error:
@@ -208,12 +209,16 @@ InvalidCmd : No particle go in model\x1b[0m
 \x1b[1;34mcommand not executed: output process -nojpeg\x1b[0m
 set run_card nonsensekey 5
 \x1b[1;34mWARNING: invalid set command run_card nonsensekey 5  \x1b[0m
+\x1b[1;31mError detected in sub-command output process -nojpeg
+str : Unable to evaluate mdl_MW = cmath.sqrt(mdl_MZ__exp__2/2.): raise error: name 'mdl_aEW' is not defined\x1b[0m
 """
 
 
 def test_madgraphs_refusals_are_found_in_its_output():
     assert madgraph.madgraph_complaints(MADGRAPH_OUTPUT) == [
-        '"generate p p > go go": InvalidCmd : No particle go in model', "invalid set command run_card nonsensekey 5"]
+        '"generate p p > go go": InvalidCmd : No particle go in model', "invalid set command run_card nonsensekey 5",
+        '"output process -nojpeg": str : Unable to evaluate mdl_MW = cmath.sqrt(mdl_MZ__exp__2/2.): raise error: name '
+        "'mdl_aEW' is not defined"]
     assert madgraph.madgraph_complaints("INFO: gridpack created\nquit\n") == []
 
 

@@ -31,6 +31,7 @@ def atomic_output(path, *, keep_name: bool = False):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(path)
     directory = None
     if keep_name:
         directory = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -49,6 +50,21 @@ def atomic_output(path, *, keep_name: bool = False):
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def remove_stale_partials(path) -> None:
+    """Remove the temporary files or directories (`.NAME.*.part`) that a killed writer of `path` left beside it:
+    nothing trusts them, but they should not pile up in the results."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.part"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{char}]" if char in "*?[" else char for char in name)
 
 
 METADATA_KEY = b"pipeline"

@@ -5,10 +5,12 @@ embedded chain (``pythia.generate_chunk``), so both detectors see the
 same events.  The HepMC3 text goes through a pipe into ``DelphesHepMC3``
 (it reads standard input for the file name ``-``) instead of a file of
 ~300 kB per event on disk.  Delphes' ``RandomSeed`` is the chunk's detector
-seed, the one the embedded simulation uses.  Delphes writes under a
-temporary name beside the output (it refuses to overwrite a file); only a
-file whose tree holds every generated event, with the provenance record the
-embedded simulation also writes, is renamed into place.
+seed, the one the embedded simulation uses.  Delphes writes into the job's
+scratch directory (it refuses to overwrite a file, and a killed job must
+leave nothing in the results); only a file whose tree holds every generated
+event, with the provenance record the embedded simulation also writes, is
+moved into place.  ROOT's ``reproducible`` option and fixed dates for the
+provenance key make the same events give the same bytes.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from workflow_scripts.core import files
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.detector import delphes_io
 from workflow_scripts.external import delphes_card, install_tools
@@ -54,7 +58,7 @@ def delphes_process(program: str, card: Path, output: Path, env: dict):
     relay = threading.Thread(target=_relay, args=(process.stdout, sys.stdout), daemon=True)
     relay.start()
     try:
-        # pyhepmc opens a path; /dev/fd/N is the pipe's write end on Linux.
+        # The HepMC3 writer opens a path; /dev/fd/N is the pipe's write end on Linux.
         yield f"/dev/fd/{write_end}", process
     finally:
         os.close(write_end)  # end of input: Delphes finishes its events and writes the file
@@ -73,22 +77,24 @@ def write_provenance(path, provenance: dict) -> None:
     """The provenance record as the embedded simulation stores it (a TObjString under PROVENANCE_KEY)."""
     import uproot
 
-    with uproot.update(path) as handle:
+    with delphes_io.fixed_root_dates(), uproot.update(path) as handle:
         handle[delphes_io.PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
 
 
 @contextlib.contextmanager
-def delphes_output(output: Path):
-    """A fresh temporary name beside `output` (Delphes refuses to overwrite), renamed into place on success."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
-    partial.unlink(missing_ok=True)
-    try:
-        yield partial
-        os.replace(partial, output)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+def delphes_output(output: Path, scratch):
+    """Where Delphes writes (it refuses to overwrite): a file of the final name in the job's scratch directory, so that
+    a killed job leaves nothing in the results; installed as `output` atomically when the block succeeds."""
+    written = Path(scratch) / output.name
+    yield written
+    with files.atomic_output(output) as temporary:
+        shutil.copyfile(written, temporary)  # scratch may be on another file system
+
+
+def reproducible_root_name(path: Path) -> str:
+    """The output name to give Delphes: ROOT's `reproducible` option stores the file's name, a zero UUID and fixed
+    dates instead of the time of writing, so that the same events give the same bytes."""
+    return f"{path}?reproducible={path.name}"
 
 
 def patched_card(cms_card: Path, jet_radius: float, detector_seed: int, directory) -> Path:
@@ -119,9 +125,9 @@ def simulate_chunk(card_path, output, sample: str, chunk: int, n_events: int, gl
     detector_seed = derive_seed(global_seed, "detector", sample, chunk)
     what = f"sample {sample} chunk {chunk}"
     with tempfile.TemporaryDirectory(prefix=f"delphes-{sample}-chunk{chunk}-", dir=scratch_root) as scratch, \
-            delphes_output(Path(output)) as partial:
+            delphes_output(Path(output), scratch) as partial:
         card = patched_card(cms_card, jet_radius, detector_seed, scratch)
-        with delphes_process(program, card, partial, env) as (pipe, process):
+        with delphes_process(program, card, reproducible_root_name(partial), env) as (pipe, process):
             metadata = pythia.generate_chunk(card_path, None, sample, chunk, n_events, global_seed, batch_size,
                                                  hepmc_output=pipe, lhe_first_event=lhe_first_event, atomic=False)
         check_run(process, partial, metadata["n_events"], what)
@@ -138,9 +144,10 @@ def simulate_hepmc_file(hepmc_path, output, sample: str, chunk: int, global_seed
     program, cms_card, env = delphes_program(tool_record)
     detector_seed = derive_seed(global_seed, "detector", sample, chunk)
     with tempfile.TemporaryDirectory(prefix=f"delphes-{sample}-chunk{chunk}-", dir=scratch_root) as scratch, \
-            delphes_output(Path(output)) as partial:
+            delphes_output(Path(output), scratch) as partial:
         card = patched_card(cms_card, jet_radius, detector_seed, scratch)
-        process = subprocess.run([program, str(card), str(partial), str(hepmc_path)], env=env, stdin=subprocess.DEVNULL)
+        process = subprocess.run([program, str(card), reproducible_root_name(partial), str(hepmc_path)], env=env,
+                                 stdin=subprocess.DEVNULL)
         check_run(process, partial, n_events, str(hepmc_path))
         provenance = {"sample": sample, "chunk": chunk, "global_seed": global_seed, "n_events": n_events,
                       "hepmc_file": hepmc_path.name} | detector_provenance(card, cms_card, detector_seed, jet_radius)

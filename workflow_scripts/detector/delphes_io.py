@@ -45,7 +45,7 @@ def write_delphes_root(collections: dict[str, ak.Array], output, provenance: dic
     collections = {name: _single_precision(ak.from_regular(collection, axis=1)) for name, collection in collections.items()}
     # Same input, same bytes: the file stores its own name (the final one, not a random temporary one), UUIDs
     # derived from its provenance and fixed dates.
-    with (files.atomic_output(output, keep_name=True) as temporary, _fixed_root_dates(),
+    with (files.atomic_output(output, keep_name=True) as temporary, fixed_root_dates(),
           # ZSTD level 1: a quarter of zlib's time at the same size; ROOT reads it since 6.20.
           uproot.recreate(temporary, compression=uproot.ZSTD(1),
                           uuid_function=_provenance_uuids(provenance)) as root_file):
@@ -65,7 +65,7 @@ def _provenance_uuids(provenance: dict):
 
 
 @contextlib.contextmanager
-def _fixed_root_dates():
+def fixed_root_dates():
     """While the block writes ROOT files with uproot, every date they store is ROOT_FILE_DATE.
 
     uproot (5.x) stamps the file, its directory and each key with datetime.now() and has no option for it, but

@@ -284,7 +284,8 @@ def run_card_from_lhe(path) -> dict[str, str]:
 
 
 def madgraph_version_from_lhe(path) -> str:
-    return header_block(read_lhe_header(path), "MGVersion", path).strip()
+    # A gridpack's events write it as a comment line ("#3.5.7").
+    return header_block(read_lhe_header(path), "MGVersion", path).strip().lstrip("#").strip()
 
 
 def value_type(text: str) -> str:
@@ -383,14 +384,17 @@ ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def madgraph_complaints(output: str) -> list[str]:
-    """What MadGraph refused, from its output: commands interrupted with an error (it still exits with 0 after
-    one in a script), and `set` commands it ignored as invalid."""
+    """What MadGraph refused, from its output: commands interrupted or failed with an error (it still exits with 0
+    after one in a script), and `set` commands it ignored as invalid."""
     lines = ANSI_CODES.sub("", output).splitlines()
     complaints = []
     for index, line in enumerate(lines):
         if line.rstrip().endswith("with error:") and index + 1 < len(lines):
             command = line.rstrip()[: -len("with error:")].strip() or lines[index - 1].strip()
             complaints.append(f"{command}: {lines[index + 1].strip()}")
+        elif line.startswith("Error detected in sub-command") and index + 1 < len(lines):
+            command = line[len("Error detected in sub-command"):].strip()
+            complaints.append(f'"{command}": {lines[index + 1].strip()}')
         elif "invalid set command" in line:
             complaints.append(line.replace("WARNING:", "").strip())
     return complaints
