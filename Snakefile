@@ -1,6 +1,7 @@
 # Weak supervision and CWoLa studies, regenerated from nothing.
 # Targets: all (default), cohen2018 (weak-supervision paper figures), cwola (CWoLa paper figures), events (every sample's
-# analysis-ready events), closure (the embedded detector simulation against Delphes).
+# analysis-ready events), closure (the embedded detector simulation against Delphes), chain_comparison (the CWoLa study
+# of this run against another run's, config key chain_comparison).
 import shlex
 import sys
 
@@ -77,3 +78,8 @@ rule cohen2018:
 rule closure:
     input:
         lambda wildcards: closure_outputs(),
+
+
+rule chain_comparison:
+    input:
+        lambda wildcards: chain_comparison_outputs(),

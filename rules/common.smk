@@ -490,3 +490,51 @@ def closure_outputs():
 
 def generator_cut_check_sample(key):
     return require_sample(config["cwola"]["generator_cut_check"][key], "the generator-cut check")
+
+
+COMPARISON = config.get("chain_comparison")
+
+
+def chain_comparison_samples(prefix=""):
+    """The CWoLa study's samples (background and benchmarks), each as its event files under `prefix`."""
+    return {
+        sample: [prefix + path for path in sample_chunks("events", sample)]
+        for sample in [CWOLA["background"], *CWOLA["benchmarks"]]
+    }
+
+
+def chain_comparison_inputs(wildcards):
+    """This run's and the reference run's event files and CWoLa summaries (config key chain_comparison)."""
+    if not COMPARISON:
+        raise ValueError(
+            "target `chain_comparison` needs config key chain_comparison.reference (another run's working directory)"
+        )
+    reference = COMPARISON["reference"].rstrip("/") + "/"
+    inputs = {
+        "summary": f"{CWOLA_METRICS}/cwola_summary.csv",
+        "reference_summary": reference + f"{CWOLA_METRICS}/cwola_summary.csv",
+    }
+    inputs |= {f"events_{sample}": paths for sample, paths in chain_comparison_samples().items()}
+    inputs |= {f"reference_events_{sample}": paths for sample, paths in chain_comparison_samples(reference).items()}
+    return inputs
+
+
+def chain_comparison_chains(input):
+    """The --chains argument: {label: {samples, summary}}, this run's chain first."""
+    samples = list(chain_comparison_samples())
+    return {
+        COMPARISON.get("label", "this run"): {
+            "samples": {s: list(input[f"events_{s}"]) for s in samples},
+            "summary": input.summary,
+        },
+        COMPARISON.get("reference_label", "reference run"): {
+            "samples": {s: list(input[f"reference_events_{s}"]) for s in samples},
+            "summary": input.reference_summary,
+        },
+    }
+
+
+def chain_comparison_outputs():
+    return ["results/metrics/validation/chain_comparison.csv"] + expand(
+        "results/figures/validation/chain_comparison.{ext}", ext=["pdf", "png"]
+    )

@@ -5,6 +5,8 @@
 #                                         (its own detector's file, results/delphes/..., is reused)
 #   closure_sample:                       one sample's tidy closure table, mean images, pull and response
 #   closure_summary (+ its figure):       every closure sample in one CSV (target `closure`)
+#   chain_comparison_table (+ figure):    the CWoLa study of this run against another run's (another generator chain)
+#                                         (target `chain_comparison`)
 
 
 rule check_generator_cuts:
@@ -126,3 +128,40 @@ rule closure_figure:
         inputs=named_inputs,
     shell:
         "python -m workflow_scripts.figures validation-detector-closure --inputs {params.inputs} --output {output.pdf} > {log} 2>&1"
+
+
+rule chain_comparison_table:
+    input:
+        unpack(chain_comparison_inputs),
+    output:
+        "results/metrics/validation/chain_comparison.csv",
+    log:
+        "logs/chain_comparison_table/comparison.log",
+    conda:
+        "../envs/ml.yaml"
+    params:
+        chains=lambda wildcards, input: json_argument(chain_comparison_chains(input)),
+        regions=json_argument(CWOLA_REGIONS.to_dict()),
+    shell:
+        "python -m workflow_scripts.validation.chain_comparison --chains {params.chains} --regions {params.regions}"
+        " --output {output} > {log} 2>&1"
+
+
+rule chain_comparison_figure:
+    input:
+        table=rules.chain_comparison_table.output,
+    output:
+        pdf=report(
+            "results/figures/validation/chain_comparison.pdf", category="Validation", caption="../report/chain_comparison.rst"
+        ),
+        png="results/figures/validation/chain_comparison.png",
+    log:
+        "logs/chain_comparison_figure/comparison.log",
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        inputs=named_inputs,
+        settings=json_argument({"regions": CWOLA_REGIONS.to_dict()}),
+    shell:
+        "python -m workflow_scripts.figures validation-chain-comparison --inputs {params.inputs} --settings {params.settings}"
+        " --output {output.pdf} > {log} 2>&1"

@@ -365,3 +365,20 @@ def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run)
     assert len(events) == len(particles)
     energies = sorted(hepmc.final_state_momenta(events[0])[:, 3])
     np.testing.assert_allclose(energies, sorted(np.asarray(particles.particles[0].e, dtype=float)), rtol=1e-5, atol=1e-3)
+
+
+def test_chain_comparison_of_a_run_with_itself_has_equal_chains_and_a_figure(finished_run, tmp_path):
+    """Target chain_comparison against another working directory (here the same run, from a path outside it): both
+    chains' rows come from their own files and agree exactly."""
+    overlay = tmp_path / "compare.yaml"
+    overlay.write_text(f"chain_comparison: {{reference: {json.dumps(str(finished_run))}, label: this, reference_label: again}}\n")
+    result = snakemake(finished_run, "chain_comparison", "--configfile", str(TINY), str(overlay))
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(finished_run / "results" / "metrics" / "validation" / "chain_comparison.csv")
+    this, again = (table[table.chain == chain].drop(columns="chain").reset_index(drop=True) for chain in ("this", "again"))
+    pd.testing.assert_frame_equal(this, again)
+    config = yaml.safe_load(TINY.read_text())
+    assert set(this["sample"].dropna()) == {config["cwola"]["background"], *config["cwola"]["benchmarks"]}
+    assert {"sr_cross_section_fb", "mjj_fraction", "significance_after", "injection_at_5_sigma"} <= set(this.quantity)
+    for extension in ("pdf", "png"):
+        assert (finished_run / "results" / "figures" / "validation" / f"chain_comparison.{extension}").stat().st_size > 10_000

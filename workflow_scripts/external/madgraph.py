@@ -416,8 +416,8 @@ def run_streaming(command, cwd, env=None) -> tuple[int, str]:
     captured = []
     for line in process.stdout:
         sys.stdout.write(line)
+        sys.stdout.flush()  # the job log shows where MadGraph is while it runs
         captured.append(line)
-    sys.stdout.flush()
     return process.wait(), "".join(captured)
 
 

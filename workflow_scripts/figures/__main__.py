@@ -89,6 +89,10 @@ def _detector_closure(inputs, settings, output):
     validation.detector_closure(pd.concat(tables, ignore_index=True), arrays, output)
 
 
+def _chain_comparison(inputs, settings, output):
+    validation.chain_comparison(pd.read_csv(_one(inputs, "table")), MjjRegions.from_dict(settings["regions"]), output)
+
+
 def _lhc_events(draw, *extra):
     def figure(inputs, settings, output):
         events, _ = read_table(_one(inputs, "events"))
@@ -114,6 +118,8 @@ FIGURES = {
     "validation-generator-cuts": Figure("M_jj of a loosely generated background, with and without the tight cuts",
                                         _generator_cuts),
     "validation-detector-closure": Figure("the embedded detector against Delphes on the same events", _detector_closure),
+    "validation-chain-comparison": Figure("the CWoLa study through two generator chains: M_jj, SR/SB yields, significance",
+                                          _chain_comparison),
 }
 
 

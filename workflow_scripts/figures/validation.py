@@ -9,6 +9,7 @@ from matplotlib.colors import LogNorm
 
 from workflow_scripts.analysis.images import HALF_WIDTH
 from workflow_scripts.figures.style import save
+from workflow_scripts.generation.cards import sample_label
 from workflow_scripts.validation.closure import CONSTITUENT_TYPES, MIN_JETS_PER_BIN
 
 
@@ -101,4 +102,70 @@ def detector_closure(table: pd.DataFrame, arrays: dict[str, dict[str, np.ndarray
     for ax in axes[1, 1:]:
         ax.set_xlabel(r"$\eta'$")
         ax.set_ylabel(r"$\phi'$")
+    save(figure, output)
+
+
+def chain_comparison(table: pd.DataFrame, regions, output) -> None:
+    """The CWoLa study through two generator chains (workflow_scripts/validation/chain_comparison.py): M_jj shapes of
+    every sample, the signal-region and sideband cross sections, and the significance curves of the first benchmark
+    and resolution; the first chain solid, the second dashed."""
+    chains = list(dict.fromkeys(table.chain))
+    styles = dict(zip(chains, ("-", "--")))
+    shapes = table[table.quantity == "mjj_fraction"]
+    samples = list(dict.fromkeys(shapes["sample"]))
+    colors = dict(zip(samples, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    figure, axes = plt.subplots(2, 2, figsize=(15, 12))
+    ax = axes[0, 0]
+    for (chain, sample), rows in shapes.groupby(["chain", "sample"], sort=False):
+        edges = np.r_[rows.bin_low_gev.to_numpy(), rows.bin_high_gev.iloc[-1]]
+        ax.stairs(rows.value.to_numpy(), edges, ls=styles[chain], color=colors[sample], lw=2, label=f"{sample_label(sample)}, {chain}")
+    ax.axvspan(*regions.signal_region, color="grey", alpha=0.2)
+    for low, high in regions.sidebands:
+        ax.axvspan(low, high, color="gold", alpha=0.2)
+    ax.set(xlabel=r"$M_{jj}$ [GeV]", ylabel="Fraction of selected events / 100 GeV")
+    ax.legend(fontsize=9)
+
+    ax = axes[0, 1]
+    yields = table[table.quantity.isin(["sr_cross_section_fb", "sb_cross_section_fb"])]
+    width = 0.8 / (2 * len(chains))
+    for offset, ((chain, quantity), rows) in enumerate(yields.groupby(["chain", "quantity"], sort=False)):
+        rows = rows.set_index("sample").reindex(samples)
+        positions = np.arange(len(samples)) + (offset - len(chains) + 0.5) * width
+        ax.bar(positions, rows.value, width, yerr=rows.uncertainty, hatch="//" if chain == chains[-1] else None,
+               alpha=0.6 if quantity.startswith("sr") else 0.3, color="tab:blue" if quantity.startswith("sr") else "tab:orange",
+               label=f"{'SR' if quantity.startswith('sr') else 'SB'}, {chain}")
+    ax.set_xticks(range(len(samples)), [sample_label(sample) for sample in samples], fontsize=10)
+    ax.set(ylabel="cross section after the selection [fb]", yscale="log")
+    ax.legend(fontsize=10)
+
+    significance = table[table.quantity == "significance_after"]
+    ax = axes[1, 0]
+    if len(significance):
+        first = significance.iloc[0]
+        shown = significance[(significance.benchmark == first.benchmark) & (significance.resolution == first.resolution)]
+        efficiency_colors = dict(zip(sorted(shown.background_efficiency.unique()), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+        for (chain, efficiency), curve in shown.groupby(["chain", "background_efficiency"], sort=False):
+            ax.errorbar(curve.injection, curve.value, yerr=curve.uncertainty.fillna(0), ls=styles[chain], marker="o", capsize=3,
+                        color=efficiency_colors[efficiency], label=rf"{chain}, $\epsilon_b$ = {efficiency:g}")
+        top = 1.1 * max(shown.injection.max(), shown.value.max())
+        ax.plot([0, top], [0, top], ls=":", color="black", label="slope 1 (no classifier)")
+        ax.set(xlabel=r"injected $S/\sqrt{B}$", ylabel=r"significance after the cut [$\sigma$]", xlim=(0, top), ylim=(0, top),
+               title=f"{sample_label(first.benchmark)}, {int(first.resolution)}x{int(first.resolution)}")
+        ax.legend(fontsize=9)
+
+    ax = axes[1, 1]
+    ax.axis("off")
+    lines = []
+    for quantity, label, unit in (("cross_section_pb", "cross section", "pb"), ("sr_cross_section_fb", "SR", "fb"),
+                                  ("sr_over_sb", "SR/SB", "")):
+        rows = table[table.quantity == quantity].pivot_table(index="sample", columns="chain", values="value", sort=False)
+        for sample, values in rows.iterrows():
+            lines.append(f"{sample} {label}: " + ", ".join(f"{values[chain]:.4g} {unit}".strip() for chain in chains if chain in values))
+    thresholds = table[table.quantity == "injection_at_5_sigma"]
+    for (benchmark, resolution, efficiency), rows in thresholds.groupby(["benchmark", "resolution", "background_efficiency"]):
+        values = rows.set_index("chain").value
+        lines.append(f"{benchmark} {int(resolution)}px eps_b={efficiency:g}, S/sqrt(B) at 5 sigma: "
+                     + ", ".join(f"{values.get(chain, np.nan):.3g}" for chain in chains))
+    ax.text(0, 1, f"solid: {chains[0]}" + (f"\ndashed: {chains[1]}" if len(chains) > 1 else "") + "\n\n" + "\n".join(lines),
+            va="top", fontsize=9, family="monospace", transform=ax.transAxes)
     save(figure, output)
