@@ -2,6 +2,7 @@
 # files hold rules only).  Nothing here imports torch: the plan is built on the submit host of a cluster, which
 # need not have the training stack.
 import json
+import os
 import re
 import shlex
 
@@ -509,7 +510,7 @@ def chain_comparison_inputs(wildcards):
         raise ValueError(
             "target `chain_comparison` needs config key chain_comparison.reference (another run's working directory)"
         )
-    reference = COMPARISON["reference"].rstrip("/") + "/"
+    reference = os.path.join(COMPARISON["reference"], "")  # with one trailing separator, to prefix the paths below
     inputs = {
         "summary": f"{CWOLA_METRICS}/cwola_summary.csv",
         "reference_summary": reference + f"{CWOLA_METRICS}/cwola_summary.csv",

@@ -182,12 +182,17 @@ def test_a_ufo_model_by_path_is_imported_from_the_jobs_copy_and_hashed_without_m
     assert "import model ./models/my_model" in madgraph.process_commands(definition)  # the scratch copy, not the user's
     digest = madgraph.model_digest(ufo)
     (ufo / "py3_model.pkl").write_bytes(b"MadGraph's cache")
+    (ufo / "README.md").write_text("what the model is\n")
     assert madgraph.model_digest(ufo) == digest
     (ufo / "particles.py").write_text("# particles, changed\n")
     assert madgraph.model_digest(ufo) != digest
     assert madgraph.user_model({"model": "sm", "processes": ["p p > z"]}, tmp_path) is None
     with pytest.raises(FileNotFoundError, match="MadGraph model directory models/missing_ufo does not exist"):
         madgraph.user_model({"model": "models/missing_ufo", "processes": ["p p > z"]}, tmp_path)
+    with pytest.raises(FileNotFoundError, match="models/my_model has no write_param_card.py, which MadGraph needs"):
+        madgraph.user_model(definition | {"decays": {32: "auto"}}, tmp_path)
+    (ufo / "write_param_card.py").write_text("# writes the param card\n")
+    assert madgraph.user_model(definition | {"decays": {32: "auto"}}, tmp_path) == ufo
 
 
 def test_run_card_keys_are_checked_against_madgraphs_own_and_the_workflows_are_refused():

@@ -355,6 +355,36 @@ def test_a_user_process_with_a_ufo_model_by_path_gives_z_bosons(user_ufo_gridpac
     assert madgraph.lhe_cross_section(first) == pytest.approx((record["cross_section_pb"], record["cross_section_error_pb"]), rel=1e-5)
 
 
+def test_the_zprime_example_preset_gives_a_narrow_dijet_resonance_at_5_tev(tool_records, tmp_path):
+    """presets/madgraph-zprime-cwola.yaml's signal, from the project's own UFO model: MadGraph computes the Z' width
+    from its couplings (the analytic width of a vector coupled to six quark flavours), and the partons' M_jj peaks at
+    the Z' mass."""
+    preset = yaml.safe_load((ROOT / "presets" / "madgraph-zprime-cwola.yaml").read_text())
+    sample = preset["generation"]["samples"]["zprime_dijet_5tev"]
+    record = madgraph.build_gridpack("zprime_dijet_5tev", sample, 13000, SEED, 2, tmp_path / "zp.tar.gz", tmp_path / "zp.json",
+                                     tool_records["madgraph"], tmp_path, ROOT)
+    assert record["model_sha256"] == madgraph.model_digest(ROOT / "presets" / "models" / "zprime_dijet")
+    madgraph.generate_from_gridpack(tmp_path / "zp.tar.gz", tmp_path / "zp.json", "zprime_dijet_5tev", 0, 200, SEED,
+                                    tmp_path / "chunk0.lhe.gz", tool_records["madgraph"], tmp_path)
+    mass_gev = sample["madgraph"]["param_card"]["mass"][32]
+    coupling = sample["madgraph"]["param_card"]["zpinputs"][1]
+    top_mass_gev = 172.5
+    beta = np.sqrt(1 - 4 * top_mass_gev**2 / mass_gev**2)
+    # Gamma(Z' -> q qbar) = N_c gq^2 M / (12 pi) per massless flavour; the top's with beta (3 - beta^2) / 2
+    expected_width = 3 * coupling**2 * mass_gev / (12 * np.pi) * (5 + beta * (3 - beta**2) / 2)
+    header = gzip.open(tmp_path / "chunk0.lhe.gz", "rt").read().split("<init>")[0]
+    width = float(re.search(r"DECAY\s+32\s+(\S+)", header)[1])
+    assert width == pytest.approx(expected_width, rel=1e-3) and 0.005 < width / mass_gev < 0.02
+    masses = []
+    for particles in lhe_events(tmp_path / "chunk0.lhe.gz"):
+        assert len(particles) == 2  # the Z' decay's two quarks, nothing else at parton level
+        px, py, pz, e = np.sum(np.array(particles)[:, 1:], axis=0)
+        masses.append(np.sqrt(e * e - px * px - py * py - pz * pz))
+    masses = np.array(masses)
+    assert abs(np.median(masses) - mass_gev) < 0.5 * width
+    assert np.mean(np.abs(masses - mass_gev) < 2 * width) > 0.75  # a Breit-Wigner: 84 % within two widths
+
+
 def test_madgraphs_refusal_names_the_sample_and_leaves_nothing(tool_records, tmp_path):
     broken = {"process": "madgraph", "generator": "madgraph", "madgraph": {"model": "sm", "processes": ["p p > go go"]}}
     outputs = (tmp_path / "gridpacks" / "broken.tar.gz", tmp_path / "gridpacks" / "broken.json")

@@ -241,7 +241,8 @@ def jobs_of(dry_run, rule, sample=None):
 def test_dry_run_gives_each_root_file_one_producer_by_choice(dry_run):
     samples = yaml.safe_load(REAL_STACK.read_text())["generation"]["samples"]
     chunks = {name: sample["chunks"] for name, sample in samples.items()}
-    for sample in ("mg_qcd_delphes", "mg_z_embedded", "pp_jj"):  # generator madgraph: one MadGraph run per chunk
+    for sample in ("mg_qcd_delphes", "mg_z_embedded", "pp_jj"):  # generator madgraph: one gridpack, a run of it per chunk
+        assert len(jobs_of(dry_run, "madgraph_gridpack", sample)) == 1
         assert len(jobs_of(dry_run, "madgraph_events", sample)) == len(jobs_of(dry_run, "render_lhe_card", sample)) == chunks[sample]
     for sample in ("mg_qcd_delphes", "hv_delphes"):  # detector delphes: Delphes reads the shower, no particle file
         assert len(jobs_of(dry_run, "simulate_delphes", sample)) == chunks[sample]
@@ -261,11 +262,17 @@ def test_dry_run_gives_each_root_file_one_producer_by_choice(dry_run):
 
 
 def test_dry_run_commands_of_the_real_stack_rules(dry_run):
-    (_, command), = jobs_of(dry_run, "madgraph_events", "mg_qcd_delphes")
-    assert command.startswith("python -m workflow_scripts.external.madgraph run --sample mg_qcd_delphes "
+    (_, command), = jobs_of(dry_run, "madgraph_gridpack", "mg_qcd_delphes")  # the process, once per sample
+    assert command.startswith("python -m workflow_scripts.external.madgraph gridpack --sample mg_qcd_delphes "
                               "--settings '{\"process\": \"qcd_dijet\"")
     assert '"parton_abs_eta_max": 2.2' in command and "detector" not in command.split("--settings")[1].split("'")[1]
-    assert " --chunk 0 --events 30 --seed 7 --sqrt-s-gev 13000 --cores 1 " in command
+    assert " --seed 7 --sqrt-s-gev 13000 --cores 1 " in command
+    assert command.endswith("--tool tools/madgraph.json --gridpack results/gridpacks/mg_qcd_delphes.tar.gz"
+                            " --record results/gridpacks/mg_qcd_delphes.json > logs/madgraph_gridpack/mg_qcd_delphes.log 2>&1")
+    (_, command), = jobs_of(dry_run, "madgraph_events", "mg_qcd_delphes")  # each chunk's events from it
+    assert command.startswith("python -m workflow_scripts.external.madgraph events --sample mg_qcd_delphes --chunk 0 "
+                              "--events 30 --seed 7 --gridpack results/gridpacks/mg_qcd_delphes.tar.gz "
+                              "--record results/gridpacks/mg_qcd_delphes.json --scratch ")
     assert command.endswith("--tool tools/madgraph.json --output results/lhe/mg_qcd_delphes/chunk0.lhe.gz"
                             " > logs/madgraph_events/mg_qcd_delphes/chunk0.log 2>&1")
     (_, command), = jobs_of(dry_run, "simulate_delphes", "mg_qcd_delphes")
@@ -411,13 +418,13 @@ def test_real_stack_presets_put_a_studys_samples_through_madgraph_and_delphes(tm
         delphes = jobs_of(jobs, "simulate_delphes", sample)
         assert len(delphes) == len(jobs_of(jobs, "convert_events", sample))
         assert not jobs_of(jobs, "generate_particles", sample) and not jobs_of(jobs, "simulate_detector", sample)
-        madgraph = jobs_of(jobs, "madgraph_events", sample)
+        madgraph, gridpacks = jobs_of(jobs, "madgraph_events", sample), jobs_of(jobs, "madgraph_gridpack", sample)
         if sample.startswith("hv_"):  # the papers' Hidden-Valley signals are Pythia's own
-            assert not madgraph
+            assert not madgraph and not gridpacks
         else:
-            assert len(madgraph) == len(delphes)
+            assert len(madgraph) == len(delphes) and len(gridpacks) == 1
             if sample.startswith("qcd"):  # CWoLa Table 1b: |eta| < 2.2 for the partons, in MadGraph
-                assert all('"parton_abs_eta_max": 2.2' in command for _, command in madgraph)
+                assert all('"parton_abs_eta_max": 2.2' in command for _, command in gridpacks)
     expected = {"cwola": {"qcd_dijet", "qcd_dijet_window", "hv_id_lambda10", "hv_dd_lambda10"},
                 "cohen2018": {"gluino_pair", "z_nunu_jet_pt150to400", "z_nunu_jet_pt400"}}[target]
     assert expected <= samples

@@ -123,15 +123,20 @@ def user_model(definition: dict, base_directory=".") -> Path | None:
                                 f"a path relative to the working directory {Path(base_directory).resolve()})")
     if not (path / "particles.py").is_file():
         raise FileNotFoundError(f"MadGraph model directory {model} is not a UFO model: it has no particles.py")
+    if "auto" in map(str, definition.get("decays", {}).values()) and not (path / "write_param_card.py").is_file():
+        # MadGraph computes widths with the model's own param-card writer; without it, it fails far from the cause.
+        raise FileNotFoundError(f"MadGraph model directory {model} has no write_param_card.py, which MadGraph needs to "
+                                "compute the widths set to auto in config key madgraph.decays")
     return path
 
 
 def model_digest(path) -> str:
-    """sha256 of a UFO directory's files (names and contents), without the caches MadGraph writes into it."""
+    """sha256 of a UFO directory's files (names and contents), without the caches and logs MadGraph writes into it
+    and without documentation: what changes the physics rebuilds the gridpack, an edited README does not."""
     digest = hashlib.sha256()
     path = Path(path)
     for item in sorted(path.rglob("*")):
-        if item.is_file() and "__pycache__" not in item.parts and item.suffix not in (".pyc", ".pkl"):
+        if item.is_file() and "__pycache__" not in item.parts and item.suffix not in (".pyc", ".pkl", ".log", ".md"):
             digest.update(str(item.relative_to(path)).encode() + b"\0" + item.read_bytes() + b"\0")
     return digest.hexdigest()
 
