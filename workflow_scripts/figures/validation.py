@@ -107,8 +107,8 @@ def detector_closure(table: pd.DataFrame, arrays: dict[str, dict[str, np.ndarray
 
 def chain_comparison(table: pd.DataFrame, regions, output) -> None:
     """The CWoLa study through two generator chains (workflow_scripts/validation/chain_comparison.py): M_jj shapes of
-    every sample, the signal-region and sideband cross sections, and the significance curves of the first benchmark
-    and resolution; the first chain solid, the second dashed."""
+    every sample, the ratio of the chains' selection efficiencies, signal-region and sideband cross sections and SR/SB,
+    and the significance curves of the first benchmark and resolution; the first chain solid, the second dashed."""
     chains = list(dict.fromkeys(table.chain))
     styles = dict(zip(chains, ("-", "--")))
     shapes = table[table.quantity == "mjj_fraction"]
@@ -126,16 +126,19 @@ def chain_comparison(table: pd.DataFrame, regions, output) -> None:
     ax.legend(fontsize=9)
 
     ax = axes[0, 1]
-    yields = table[table.quantity.isin(["sr_cross_section_fb", "sb_cross_section_fb"])]
-    width = 0.8 / (2 * len(chains))
-    for offset, ((chain, quantity), rows) in enumerate(yields.groupby(["chain", "quantity"], sort=False)):
-        rows = rows.set_index("sample").reindex(samples)
-        positions = np.arange(len(samples)) + (offset - len(chains) + 0.5) * width
-        ax.bar(positions, rows.value, width, yerr=rows.uncertainty, hatch="//" if chain == chains[-1] else None,
-               alpha=0.6 if quantity.startswith("sr") else 0.3, color="tab:blue" if quantity.startswith("sr") else "tab:orange",
-               label=f"{'SR' if quantity.startswith('sr') else 'SB'}, {chain}")
+    ratios = [("selection_efficiency", "selection efficiency"), ("sr_cross_section_fb", r"$\sigma$ in SR"),
+              ("sb_cross_section_fb", r"$\sigma$ in SB"), ("sr_over_sb", "SR / SB")]
+    width = 0.8 / len(ratios)
+    for offset, (quantity, label) in enumerate(ratios):
+        rows = table[table.quantity == quantity]
+        first, second = (rows[rows.chain == chain].set_index("sample").reindex(samples) for chain in chains[:2])
+        ratio = first.value / second.value
+        error = ratio * np.sqrt((first.uncertainty / first.value) ** 2 + (second.uncertainty / second.value) ** 2)
+        positions = np.arange(len(samples)) + (offset - (len(ratios) - 1) / 2) * width
+        ax.errorbar(positions, ratio, yerr=error.fillna(0), fmt="o", capsize=3, label=label)
+    ax.axhline(1.0, color="black", lw=1)
     ax.set_xticks(range(len(samples)), [sample_label(sample) for sample in samples], fontsize=10)
-    ax.set(ylabel="cross section after the selection [fb]", yscale="log")
+    ax.set(ylabel=f"{chains[0]}\n/ {chains[-1]}")
     ax.legend(fontsize=10)
 
     significance = table[table.quantity == "significance_after"]
