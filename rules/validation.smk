@@ -143,7 +143,7 @@ rule chain_comparison_table:
         chains=lambda wildcards, input: json_argument(chain_comparison_chains(input)),
         regions=json_argument(CWOLA_REGIONS.to_dict()),
     shell:
-        "python -m workflow_scripts.validation.chain_comparison --chains {params.chains} --regions {params.regions}"
+        "python -m workflow_scripts.studies.cwola.chain_comparison --chains {params.chains} --regions {params.regions}"
         " --output {output} > {log} 2>&1"
 
 

@@ -29,7 +29,6 @@ import argparse
 import dataclasses
 import gzip
 import hashlib
-import io
 import json
 import os
 import re
@@ -40,6 +39,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from workflow_scripts.core.lhe import cross_section as lhe_cross_section
+from workflow_scripts.core.lhe import open_text, with_cross_section
+from workflow_scripts.core.lhe import read_text as read_lhe_text
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.external import install_tools
 
@@ -228,17 +230,10 @@ def rendered_run_settings(run_card: str) -> dict[str, str]:
     return {match[1]: match[2].strip() for line in run_card.splitlines() if (match := RUN_CARD_SETTING.match(line.strip()))}
 
 
-def _open_text(path):
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Les Houches file {path} does not exist")
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
-
-
 def read_lhe_header(path) -> str:
     """The text of an LHE file's <header> block (MadGraph stores its cards there)."""
     lines = []
-    stream = _open_text(path)
+    stream = open_text(path)
     try:
         with stream:
             for line in stream:
@@ -319,7 +314,7 @@ def compatible(rendered: str, reference: str) -> bool:
 def count_lhe_events(path) -> int:
     """Events of a (possibly gzipped) LHE file; a file cut short (no closing tag) is an error."""
     events, closed = 0, False
-    stream = _open_text(path)
+    stream = open_text(path)
     try:
         with stream:
             for line in stream:
@@ -332,57 +327,6 @@ def count_lhe_events(path) -> int:
     if not closed:
         raise OSError(f"Les Houches file {path} is truncated: it ends without </LesHouchesEvents>")
     return events
-
-
-def lhe_cross_section(path) -> tuple[float, float]:
-    """The cross section (pb) and its uncertainty that an LHE file's <init> block states: the sum of its processes'
-    XSECUP, their XERRUP added in quadrature."""
-    init = _init_block(_read_lhe_text(path), path)
-    processes = [line.split() for line in init.strip().splitlines()[1:] if line.strip() and not line.lstrip().startswith("<")]
-    try:
-        values = [(float(fields[0]), float(fields[1])) for fields in processes]
-    except (IndexError, ValueError) as error:
-        raise ValueError(f"Les Houches file {path}: cannot read the <init> block's process lines") from error
-    if not values:
-        raise ValueError(f"Les Houches file {path}: the <init> block lists no process")
-    return sum(x for x, _ in values), sum(e * e for _, e in values) ** 0.5
-
-
-def _read_lhe_text(path) -> str:
-    stream = _open_text(path)
-    try:
-        with stream:
-            return stream.read()
-    except (OSError, EOFError) as error:
-        raise OSError(f"cannot read Les Houches file {path} (truncated?): {error}") from error
-
-
-INIT_BLOCK = re.compile(r"<init>\n(.*?)</init>", re.DOTALL)
-
-
-def _init_block(text: str, path) -> str:
-    match = INIT_BLOCK.search(text)
-    if match is None:
-        raise ValueError(f"Les Houches file {path} has no <init> block")
-    return match[1]
-
-
-def with_cross_section(text: str, cross_section_pb: float, error_pb: float, path="LHE file") -> str:
-    """The LHE text with its <init> cross sections scaled to sum to `cross_section_pb` (each process keeps its share)
-    and their uncertainties to add up to `error_pb` in quadrature."""
-    lines = _init_block(text, path).splitlines(keepends=True)
-    n_processes = int(lines[0].split()[-1])
-    process_lines = lines[1:1 + n_processes]
-    fields = [line.split() for line in process_lines]
-    total = sum(float(f[0]) for f in fields)
-    errors = sum(float(f[1]) ** 2 for f in fields) ** 0.5
-    rewritten = []
-    for f in fields:
-        share = float(f[0]) / total if total > 0 else 1.0 / n_processes
-        error_share = float(f[1]) / errors if errors > 0 else n_processes ** -0.5
-        rewritten.append(f"{share * cross_section_pb:.6e} {error_share * error_pb:.6e} {float(f[2]):.6e} {f[3]}\n")
-    block = "".join([lines[0], *rewritten, *lines[1 + n_processes:]])
-    return INIT_BLOCK.sub(lambda _: f"<init>\n{block}</init>", text, count=1)
 
 
 ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
@@ -586,7 +530,7 @@ def generate_from_gridpack(gridpack, record_path, sample_name: str, chunk: int, 
         if n_produced < n_events:
             raise MadGraphError(f"MadGraph's gridpack run gave {n_produced} of the {n_events} events asked for {what}")
         chunk_estimate = lhe_cross_section(lhe)
-        text = with_cross_section(_read_lhe_text(lhe), record["cross_section_pb"], record["cross_section_error_pb"], lhe)
+        text = with_cross_section(read_lhe_text(lhe), record["cross_section_pb"], record["cross_section_error_pb"], lhe)
         staged = scratch / "events.lhe.gz"
         write_reproducible_gzip(text, staged)
         install_atomically(staged, output)

@@ -106,7 +106,7 @@ def detector_closure(table: pd.DataFrame, arrays: dict[str, dict[str, np.ndarray
 
 
 def chain_comparison(table: pd.DataFrame, regions, output) -> None:
-    """The CWoLa study through two generator chains (workflow_scripts/validation/chain_comparison.py): M_jj shapes of
+    """The CWoLa study through two generator chains (workflow_scripts/studies/cwola/chain_comparison.py): M_jj shapes of
     every sample, the ratio of the chains' selection efficiencies, signal-region and sideband cross sections and SR/SB,
     and the significance curves of the first benchmark and resolution; the first chain solid, the second dashed."""
     chains = list(dict.fromkeys(table.chain))

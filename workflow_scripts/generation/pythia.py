@@ -21,7 +21,7 @@ import numpy as np
 from workflow_scripts.core import files
 from workflow_scripts.core.flat import FlatObjects
 from workflow_scripts.core.seeding import derive_seed
-from workflow_scripts.external.madgraph import lhe_cross_section
+from workflow_scripts.core.lhe import cross_section as lhe_cross_section
 from workflow_scripts.generation import cards
 
 # Per-particle columns of the particle files.

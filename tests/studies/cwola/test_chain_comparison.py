@@ -8,7 +8,7 @@ import pytest
 
 from workflow_scripts.analysis.regions import MjjRegions
 from workflow_scripts.core import files
-from workflow_scripts.validation import chain_comparison
+from workflow_scripts.studies.cwola import chain_comparison
 
 REGIONS = MjjRegions.from_dict({"signal_region": [4700, 5500], "sidebands": [[4400, 4700], [5500, 5800]]})
 
@@ -85,7 +85,7 @@ def test_a_missing_reference_file_is_named(tmp_path):
     import sys
 
     chains = {"this": {"samples": {"qcd": [str(tmp_path / "nowhere" / "chunk0.parquet")]}, "summary": str(tmp_path / "s.csv")}}
-    result = subprocess.run([sys.executable, "-m", "workflow_scripts.validation.chain_comparison", "--chains", json.dumps(chains),
+    result = subprocess.run([sys.executable, "-m", "workflow_scripts.studies.cwola.chain_comparison", "--chains", json.dumps(chains),
                              "--regions", json.dumps({"signal_region": [1, 2], "sidebands": [[0, 1]]}), "--output",
                              str(tmp_path / "out.csv")], capture_output=True, text=True)
     assert result.returncode != 0 and "chain 'this' lacks 2 input files" in result.stderr and "nowhere" in result.stderr

@@ -93,7 +93,7 @@ def comparison_table(chains: dict[str, tuple[dict[str, list], pd.DataFrame]], re
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.validation.chain_comparison",
+    parser = argparse.ArgumentParser(prog="python -m workflow_scripts.studies.cwola.chain_comparison",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--chains", required=True,
                         help='JSON {label: {"samples": {sample: [event file, ...]}, "summary": cwola_summary.csv}}, '
