@@ -234,16 +234,18 @@ def test_lhe_cross_section_is_the_init_blocks_and_can_be_set_to_the_surveys():
     rewritten = madgraph.with_cross_section(text, 123.0, 0.5, LHE)
     events = lambda t: t[t.index("<event>"):]  # noqa: E731
     assert events(rewritten) == events(text) and rewritten.count("<init>") == 1
-    path = Path(LHE).parent / "unused.lhe"  # only the name appears in messages
-    two_processes = text.replace("<init>\n", "<init>\n", 1)
-    init = re.search(r"<init>\n(.*?)</init>", two_processes, re.S)[1].splitlines()
+    stated = re.search(r"<init>\s*\n[^\n]*\n\s*(\S+)\s+(\S+)", rewritten)
+    assert (float(stated[1]), float(stated[2])) == (123.0, 0.5)
+    # Two processes in the <init> block: the total is shared out in their proportion, the errors in quadrature.
+    block = re.search(r"<init>\n(.*?)</init>", text, re.S)[1]
+    init = block.splitlines()
     beam, process = init[0].rsplit(" ", 1)[0] + " 2", init[1]
-    doubled = two_processes.replace(re.search(r"<init>\n(.*?)</init>", two_processes, re.S)[1],
-                                    "\n".join([beam, process, process.replace(process.split()[0], "3.0e+00", 1), *init[2:]]) + "\n")
-    scaled = madgraph.with_cross_section(doubled, 10.0, 0.3, path)
+    doubled = text.replace(block, "\n".join([beam, process, process.replace(process.split()[0], "3.0e+00", 1), *init[2:]]) + "\n")
+    scaled = madgraph.with_cross_section(doubled, 10.0, 0.3, LHE)
     lines = re.search(r"<init>\n(.*?)</init>", scaled, re.S)[1].splitlines()[1:3]
     values = [(float(line.split()[0]), float(line.split()[1])) for line in lines]
     assert sum(x for x, _ in values) == pytest.approx(10.0) and sum(e * e for _, e in values) ** 0.5 == pytest.approx(0.3)
+    assert values[1][0] / values[0][0] == pytest.approx(3.0 / float(process.split()[0]), rel=1e-5)  # shares kept
 
 
 def stand_in_gridpack(tmp_path, body):
@@ -303,6 +305,7 @@ def test_a_failed_grid_run_and_a_foreign_gridpack_are_named(tmp_path):
     archive, record = stand_in_gridpack(tmp_path, 'print("Command \\"refine\\" interrupted with error:\\nZeroDivisionError")\nsys.exit(3)')
     with pytest.raises(madgraph.MadGraphError, match=r"(?s)no events for sample pp_jj chunk 0 \(exit code 3\).*ZeroDivisionError"):
         madgraph.generate_from_gridpack(archive, record, "pp_jj", 0, 10, 9, tmp_path / "chunk0.lhe.gz", TOOL, tmp_path)
-    other, _ = stand_in_gridpack(tmp_path / "..", FIRST_EVENTS + "\n# another")
+    (tmp_path / "other").mkdir()
+    other, _ = stand_in_gridpack(tmp_path / "other", FIRST_EVENTS + "\n# another")
     with pytest.raises(ValueError, match="is not the gridpack .* describes"):
         madgraph.generate_from_gridpack(other, record, "pp_jj", 0, 10, 9, tmp_path / "chunk0.lhe.gz", TOOL, tmp_path)
