@@ -1,8 +1,17 @@
-"""Shared test inputs: toy jet images that a small CNN can tell apart."""
+"""Shared test inputs: toy jet images that a small CNN can tell apart, and the workflow's rules as Snakemake reads them."""
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 
 def make_prong_images(n, two_prong, rng, npix=16):
@@ -28,3 +37,46 @@ def prong_images():
 @pytest.fixture
 def toy_data():
     return make_toy_data
+
+
+@dataclass(frozen=True)
+class WorkflowRule:
+    name: str
+    env: Path | None  # the conda environment file, resolved
+    env_spec: object  # the conda: directive as given (a function when it cannot be resolved statically)
+    shellcmd: str | None
+    outputs: tuple[str, ...]  # the output patterns, wildcards unexpanded (relative to the working directory)
+
+
+def load_rules(snakefile: Path, configfile: Path, workdir: Path) -> list[WorkflowRule]:
+    """Every rule of the workflow, parsed by Snakemake itself (includes, `use rule ... with:`, config-dependent
+    rules as this config defines them)."""
+    cwd, path = os.getcwd(), list(sys.path)  # the API changes directory; the Snakefile extends sys.path
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*CONDOR_CONFIG.*")  # the HTCondor plugin, imported on loading
+            from snakemake.api import SnakemakeApi
+            from snakemake.settings.enums import Quietness
+            from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+            with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+                workflow = api.workflow(resource_settings=ResourceSettings(),
+                                        config_settings=ConfigSettings(configfiles=[configfile]),
+                                        storage_settings=StorageSettings(), snakefile=snakefile, workdir=workdir)._workflow
+                rules = []
+                for rule in workflow.rules:
+                    env = None
+                    if isinstance(rule.conda_env, (str, Path)):  # a path relative to the file that defines the rule
+                        env = (Path(str(rule.basedir)) / str(rule.conda_env)).resolve()
+                    outputs = tuple(str(output) for output in rule.output)
+                    rules.append(WorkflowRule(rule.name, env, rule.conda_env, rule.shellcmd, outputs))
+                return rules
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = path
+
+
+@pytest.fixture(scope="session")
+def workflow_rules(tmp_path_factory):
+    """The rules of the workflow on the tiny config."""
+    return load_rules(ROOT / "Snakefile", TINY, tmp_path_factory.mktemp("workflow"))

@@ -221,46 +221,6 @@ def env_distributions(env_file: Path) -> set[str]:
 # ---------------------------------------------------------------- the workflow's rules
 
 
-@dataclass(frozen=True)
-class WorkflowRule:
-    name: str
-    env: Path | None  # the conda environment file, resolved
-    env_spec: object  # the conda: directive as given (a function when it cannot be resolved statically)
-    shellcmd: str | None
-
-
-def load_rules(snakefile: Path, configfile: Path, workdir: Path) -> list[WorkflowRule]:
-    """Every rule of the workflow, parsed by Snakemake itself (includes, `use rule ... with:`, config-dependent
-    rules as this config defines them)."""
-    cwd, path = os.getcwd(), list(sys.path)  # the API changes directory; the Snakefile extends sys.path
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*CONDOR_CONFIG.*")  # the HTCondor plugin, imported on loading
-            from snakemake.api import SnakemakeApi
-            from snakemake.settings.enums import Quietness
-            from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
-
-            with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-                workflow = api.workflow(resource_settings=ResourceSettings(),
-                                        config_settings=ConfigSettings(configfiles=[configfile]),
-                                        storage_settings=StorageSettings(), snakefile=snakefile, workdir=workdir)._workflow
-                rules = []
-                for rule in workflow.rules:
-                    env = None
-                    if isinstance(rule.conda_env, (str, Path)):  # a path relative to the file that defines the rule
-                        env = (Path(str(rule.basedir)) / str(rule.conda_env)).resolve()
-                    rules.append(WorkflowRule(rule.name, env, rule.conda_env, rule.shellcmd))
-                return rules
-    finally:
-        os.chdir(cwd)
-        sys.path[:] = path
-
-
-@pytest.fixture(scope="module")
-def workflow_rules(tmp_path_factory):
-    return load_rules(ROOT / "Snakefile", TINY, tmp_path_factory.mktemp("workflow"))
-
-
 @pytest.fixture(scope="module")
 def conda_rules(workflow_rules):
     rules = [rule for rule in workflow_rules if rule.env_spec is not None]

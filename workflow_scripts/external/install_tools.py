@@ -1,6 +1,6 @@
 """Build the real generator stack: Delphes (against the ROOT on this machine) and MadGraph5_aMC.
 
-One recipe for the workflow's install rules (``rules/tools.smk``) and for
+One recipe for the workflow's install rules (``rules/external.smk``) and for
 ``containers/Dockerfile``.  Sources are the official release tarballs, pinned
 by sha256, or a local directory holding them (or the offline copies listed in
 ``SOURCES``) for machines without internet access.

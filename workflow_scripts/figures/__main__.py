@@ -125,7 +125,9 @@ FIGURES = {
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.figures", description=__doc__.split("\n")[0])
-    parser.add_argument("figure", choices=sorted(FIGURES), help="; ".join(f"{name}: {entry.help}" for name, entry in FIGURES.items()))
+    # argparse formats help with %: a literal percent sign is written %%.
+    parser.add_argument("figure", choices=sorted(FIGURES),
+                        help="; ".join(f"{name}: {entry.help}" for name, entry in FIGURES.items()).replace("%", "%%"))
     parser.add_argument("--inputs", required=True, help='the input files by role, as JSON: {"role": [path, ...]}')
     parser.add_argument("--settings", default="{}", help="the figure's settings as JSON")
     parser.add_argument("--output", type=Path, required=True, help="PDF path; a PNG is written beside it")
