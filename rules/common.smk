@@ -10,13 +10,17 @@ from snakemake.settings.types import DeploymentMethod
 
 from workflow_scripts.analysis.regions import MjjRegions
 from workflow_scripts.core.devices import nvidia_gpu_present
+from workflow_scripts.core.run_record import CONFIG_KEY, describe_run
 from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.external.install_tools import VERSIONS as TOOL_VERSIONS
 from workflow_scripts.external.madgraph import model_digest, process_definition, user_model
 from workflow_scripts.generation.cards import configured_samples, generator_entry, sample_label
 from workflow_scripts.studies.cohen2018_toy.plan import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 SAMPLES = configured_samples(config["generation"])
 SAMPLE_PATTERN = "|".join(re.escape(name) for name in SAMPLES)
+# The report's front page (report/workflow.rst) is a template that sees only the config: the run's record goes there.
+config[CONFIG_KEY] = describe_run(config, SAMPLES, workflow.configfiles, workflow.basedir, TOOL_VERSIONS)
 
 
 def json_argument(value):

@@ -1,6 +1,8 @@
 """Shared test inputs: toy jet images that a small CNN can tell apart, and the workflow's rules as Snakemake reads them."""
 
 import os
+import shutil
+import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
@@ -80,3 +82,21 @@ def load_rules(snakefile: Path, configfile: Path, workdir: Path) -> list[Workflo
 def workflow_rules(tmp_path_factory):
     """The rules of the workflow on the tiny config."""
     return load_rules(ROOT / "Snakefile", TINY, tmp_path_factory.mktemp("workflow"))
+
+
+def repository_files() -> list[str]:
+    """The files a fresh clone has (tracked, or new and not ignored), relative to the repository."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    return [name for name in listed if name and (ROOT / name).is_file()]
+
+
+@pytest.fixture(scope="session")
+def fresh_checkout():
+    """A function copying the repository's files, as a fresh clone has them, into a directory; returns it."""
+    def copy(destination: Path) -> Path:
+        for name in repository_files():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, destination / name)
+        return destination
+    return copy

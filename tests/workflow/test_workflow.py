@@ -1,9 +1,12 @@
-"""The tiny CI config pushed through Snakemake end to end: real rules, real code."""
+"""The tiny CI config pushed through Snakemake end to end: real rules, real code, in a virtual environment installed
+exactly as the README's first command installs the project (so that the test extra cannot hide a dependency that
+a user lacks: the report, for one, needs pygments)."""
 
 import html
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,25 +25,54 @@ TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir, *args, config=TINY):
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(config), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
-def build(workdir, relative):
-    """Ask the finished run for one more file; return its path."""
-    result = snakemake(workdir, relative)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir / relative
+def readme_install_command() -> list[str]:
+    """The install half of the README's first command (`pip install -e . && snakemake --cores all`)."""
+    block = re.search(r"^```bash\n(.*?)^```", (ROOT / "README.md").read_text(), re.S | re.M).group(1)
+    install = block.splitlines()[0].split("&&")[0].strip()
+    assert install.startswith("pip install "), install
+    return shlex.split(install)
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def readme_install(tmp_path_factory, fresh_checkout):
+    """A fresh checkout and a virtual environment with what the README's first command installs, and nothing else;
+    returns (the checkout, the environment variables of a shell with the environment activated)."""
+    base = tmp_path_factory.mktemp("readme_install")
+    checkout = fresh_checkout(base / "checkout")
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    environment = {name: value for name, value in os.environ.items() if name not in ("PYTHONPATH", "PYTHONHOME")}
+    environment |= {"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{environment.get('PATH', '')}"}
+    pip, *arguments = readme_install_command()
+    result = subprocess.run([str(venv / "bin" / pip), *arguments], cwd=checkout, env=environment, capture_output=True,
+                            text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return checkout, environment
+
+
+def snakemake(install, workdir, *args, config=TINY):
+    checkout, environment = install
+    command = ["snakemake", "-s", str(checkout / "Snakefile"), "--directory", str(workdir), "--configfile", str(config),
+               "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, env=environment)
+
+
+@pytest.fixture(scope="module")
+def finished_run(readme_install, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
-    result = snakemake(workdir, "all")
+    result = snakemake(readme_install, workdir, "all")
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
+
+
+@pytest.fixture(scope="module")
+def build(readme_install, finished_run):
+    def build(relative):
+        """Ask the finished run for one more file; return its path."""
+        result = snakemake(readme_install, finished_run, relative)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return finished_run / relative
+    return build
 
 
 def test_every_cohen2018_figure_is_drawn(finished_run):
@@ -101,15 +133,24 @@ def test_lhc_combination_cuts_every_selection_at_equal_signal_and_draws_fig09_fi
             assert (finished_run / "results" / "figures" / "cohen2018" / f"{name}.{ext}").stat().st_size > 5000
 
 
-def test_report_holds_every_figure_with_its_caption(finished_run):
+def test_report_holds_every_figure_with_its_caption(readme_install, finished_run):
     report = finished_run / "report.html"
-    result = snakemake(finished_run, "all", "--report", str(report))
+    result = snakemake(readme_install, finished_run, "all", "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text()
     figures = [path.name for path in (finished_run / "results" / "figures").rglob("*.pdf")]
     assert len(figures) >= 12
     for name in figures:
         assert name in html, f"{name} is not in the report"
+    # The front page says what was run: config files, seed, programs and their versions, samples.
+    config = yaml.safe_load(TINY.read_text())
+    for shown in ("This run", f"Seed: {config['seed']}", "Pythia 8 (pythia8mc) 8.", "tiny.yaml", "hv_id_lambda10"):
+        assert shown in html, shown
+    # Each paper figure's caption sets this run's statistics beside the paper's.
+    toy, cwola = config["cohen2018_toy"], config["cwola"]
+    for shown in (f"This run: {toy['trainings_per_run']} networks per setting",
+                  f"This run: {cwola['background_sr_events']} expected background events in the signal region"):
+        assert shown in html, shown
     # Each toy figure gets its own caption from the one caption file (wildcards rendered by Jinja2).
     for caption in ("Fig. 4: ROC curves", "Fig. 5. Left", "Fig. 6. Background efficiency", "Fig. 7. Network outputs",
                     "Fig. 12 (appendix A)"):
@@ -129,13 +170,13 @@ def browser():
     pytest.skip("no headless Chromium on PATH (apt-get install chromium)")
 
 
-def test_report_opened_in_a_browser_shows_every_figure_with_its_caption(finished_run, tmp_path):
+def test_report_opened_in_a_browser_shows_every_figure_with_its_caption(readme_install, finished_run, tmp_path):
     """The report is a JavaScript application: Chromium opens it, a small script (tests/workflow/report_harness.js)
     clicks through every category and every result's information panel, and the test reads what was shown."""
     chromium = browser()
     report = finished_run / "report.html"
     if not report.exists():
-        assert snakemake(finished_run, "all", "--report", str(report)).returncode == 0
+        assert snakemake(readme_install, finished_run, "all", "--report", str(report)).returncode == 0
     harness = (Path(__file__).parent / "report_harness.js").read_text().replace("CATEGORIES", json.dumps(REPORT_CATEGORIES))
     page = report.read_text()
     end = page.rfind("</body>")
@@ -167,13 +208,13 @@ def test_report_opened_in_a_browser_shows_every_figure_with_its_caption(finished
     assert image.size == (1400, 1000) and colours is not None and len(colours) > 20
 
 
-def test_finished_run_schedules_nothing(finished_run):
-    result = snakemake(finished_run, "all", "-n")
+def test_finished_run_schedules_nothing(readme_install, finished_run):
+    result = snakemake(readme_install, finished_run, "all", "-n")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_same_seed_same_results(finished_run, tmp_path):
+def test_same_seed_same_results(readme_install, finished_run, tmp_path):
     """A second run from nothing writes every file under results/ with the same bytes as the finished run (CPU, same
     thread count): cards, particles, the embedded detector's ROOT files, events, images, CWoLa's pseudo-experiments,
     models and metrics."""
@@ -181,7 +222,7 @@ def test_same_seed_same_results(finished_run, tmp_path):
 
     toy_metrics = Path("results/metrics/cohen2018_toy/jobs/mae-1/metrics.csv")
     cwola_metrics = Path("results/metrics/cwola/cwola_trainings/hv_id_lambda10/25px/ssb2/trial1.csv")
-    result = snakemake(tmp_path, str(toy_metrics), str(cwola_metrics))
+    result = snakemake(readme_install, tmp_path, str(toy_metrics), str(cwola_metrics))
     assert result.returncode == 0, result.stderr[-3000:]
 
     def checksums(workdir):  # logs/ and benchmarks/ (times, resources) are outside results/ and not compared
@@ -238,12 +279,12 @@ def test_events_pass_the_cwola_selection_and_fig01_is_drawn(finished_run):
     assert 0 <= check.loc[0, "removed_fraction_upper95"] <= 1
 
 
-def test_invalid_config_stops_snakemake_naming_the_key(tmp_path):
+def test_invalid_config_stops_snakemake_naming_the_key(readme_install, tmp_path):
     config = yaml.safe_load(TINY.read_text())
     config["cohen2018_toy"]["trainings_per_run"] = "ten"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
-    result = snakemake(tmp_path, "-n", config=bad)
+    result = snakemake(readme_install, tmp_path, "-n", config=bad)
     assert result.returncode != 0
     assert "cohen2018_toy.trainings_per_run: 'ten' is not of type 'integer'" in result.stderr + result.stdout
 
@@ -341,11 +382,11 @@ def test_cwola_baselines_sculpting_check_and_learning_thresholds(finished_run):
     assert len(thresholds) == 4 * cwola["trials"] * len(cwola["background_efficiencies"])
 
 
-def test_zoomed_jet_images_are_built_by_their_own_rule(finished_run):
+def test_zoomed_jet_images_are_built_by_their_own_rule(finished_run, build):
     from workflow_scripts.analysis import images
     from workflow_scripts.core.files import read_awkward, read_table
 
-    zoomed = np.load(build(finished_run, "results/images/hv_id_lambda10/images_25px_zoom2000gev.npy"))
+    zoomed = np.load(build("results/images/hv_id_lambda10/images_25px_zoom2000gev.npy"))
     windows, _ = read_table(finished_run / "results" / "images" / "hv_id_lambda10" / "window_events.parquet")
     first = windows.iloc[0]
     events, _ = read_awkward(finished_run / "results" / "events" / "hv_id_lambda10" / f"chunk{first.chunk}.parquet")
@@ -354,25 +395,25 @@ def test_zoomed_jet_images_are_built_by_their_own_rule(finished_run):
     assert zoomed.shape == np.load(finished_run / "results" / "images" / "hv_id_lambda10" / "images_25px.npy").shape
 
 
-def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run):
+def test_hepmc_target_writes_the_same_events_as_the_particle_files(finished_run, build):
     import numpy as np
 
     from workflow_scripts.core.files import read_awkward
     from workflow_scripts.generation import hepmc
 
-    events = hepmc.read_events(build(finished_run, "results/hepmc/hv_id_lambda10/chunk0.hepmc3"))
+    events = hepmc.read_events(build("results/hepmc/hv_id_lambda10/chunk0.hepmc3"))
     particles, _ = read_awkward(finished_run / "results" / "particles" / "hv_id_lambda10" / "chunk0.parquet")
     assert len(events) == len(particles)
     energies = sorted(hepmc.final_state_momenta(events[0])[:, 3])
     np.testing.assert_allclose(energies, sorted(np.asarray(particles.particles[0].e, dtype=float)), rtol=1e-5, atol=1e-3)
 
 
-def test_chain_comparison_of_a_run_with_itself_has_equal_chains_and_a_figure(finished_run, tmp_path):
+def test_chain_comparison_of_a_run_with_itself_has_equal_chains_and_a_figure(readme_install, finished_run, tmp_path):
     """Target chain_comparison against another working directory (here the same run, from a path outside it): both
     chains' rows come from their own files and agree exactly."""
     overlay = tmp_path / "compare.yaml"
     overlay.write_text(f"chain_comparison: {{reference: {json.dumps(str(finished_run))}, label: this, reference_label: again}}\n")
-    result = snakemake(finished_run, "chain_comparison", "--configfile", str(TINY), str(overlay))
+    result = snakemake(readme_install, finished_run, "chain_comparison", "--configfile", str(TINY), str(overlay))
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(finished_run / "results" / "metrics" / "validation" / "chain_comparison.csv")
     this, again = (table[table.chain == chain].drop(columns="chain").reset_index(drop=True) for chain in ("this", "again"))

@@ -1,0 +1,48 @@
+"""What a run is: its config files, seed, samples with their generator and detector, and the versions of the programs
+that make its events. The report's front page (report/workflow.rst) shows it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from pathlib import Path
+
+# The key under which the Snakefile hands the record to the report's template, which sees only the config. Not a
+# config key a user writes: the schema has validated the config before it is set.
+CONFIG_KEY = "_run"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe_run(config: dict, samples: dict[str, dict], configfiles, base_dir, tool_versions: dict[str, str]) -> dict:
+    """The run as plain data. `samples` are the configured samples (the benchmark grid expanded); `tool_versions` the
+    MadGraph and Delphes versions the workflow builds, listed only when a sample uses the tool."""
+    base_dir = Path(base_dir)
+    events_per_chunk = config["generation"]["events_per_chunk"]
+    rows = []
+    for name, sample in samples.items():
+        rows.append({"name": name, "process": sample["process"], "generator": sample.get("generator", "pythia"),
+                     "detector": sample.get("detector", "embedded"),
+                     "events": sample["chunks"] * sample.get("events_per_chunk", events_per_chunk)})
+    used = {row["generator"] for row in rows} | {row["detector"] for row in rows}
+    versions = {"Snakemake": _version("snakemake"), "Pythia 8 (pythia8mc)": _version("pythia8mc")}
+    if "madgraph" in used:
+        versions["MadGraph5_aMC"] = tool_versions["madgraph"]
+    if "delphes" in used:
+        versions["Delphes"] = tool_versions["delphes"]
+
+    def shown(path) -> str:
+        path = Path(path)
+        try:
+            return os.path.relpath(path.resolve(), base_dir.resolve()) if path.is_absolute() else str(path)
+        except ValueError:
+            return str(path)
+
+    return {"configfiles": [shown(path) for path in configfiles] or ["config.yaml"], "seed": config["seed"],
+            "device": config["training"]["device"], "samples": rows, "versions": versions,
+            "total_events": sum(row["events"] for row in rows)}
