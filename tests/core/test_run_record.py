@@ -27,6 +27,6 @@ def test_record_counts_events_and_names_the_chains(tmp_path):
 
 def test_record_lists_madgraph_and_delphes_only_when_a_sample_uses_them(tmp_path):
     samples = {"qcd": {"process": "qcd_dijet", "chunks": 1, "generator": "madgraph", "detector": "delphes"}}
-    record = describe_run(config(samples), samples, [], tmp_path, TOOLS)
+    record = describe_run(config(samples), samples, ["/elsewhere/mine.yaml"], tmp_path, TOOLS)
     assert record["versions"]["MadGraph5_aMC"] == "3.5.7" and record["versions"]["Delphes"] == "3.5.1"
-    assert record["configfiles"] == ["config.yaml"]
+    assert record["configfiles"] == ["/elsewhere/mine.yaml"]

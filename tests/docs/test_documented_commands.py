@@ -230,11 +230,16 @@ def check_program(command: Command, checkout: Path) -> str | None:
     return None if result.returncode == 0 else result.stderr[-1500:]
 
 
+def missing_files(command: Command, checkout: Path) -> str | None:
+    missing = [name for name in named_files(command.words) if not (checkout / name).exists()]
+    return f"names files that do not exist: {missing}" if missing else None
+
+
 def check(command: Command, checkout: Path) -> str | None:
     """None when the command works as documented, else why not."""
-    missing = [name for name in named_files(command.words) if not (checkout / name).exists()]
+    missing = missing_files(command, checkout)
     if missing:
-        return f"names files that do not exist: {missing}"
+        return missing
     program = command.words[0]
     if program in SYSTEM_PROGRAMS:
         return None
@@ -267,14 +272,10 @@ def test_every_documented_command_works(checkout):
     commands = all_commands()
     workflow = [command for command in commands if command.words[0] == "snakemake"]
     problems = check_snakemake_plans(workflow, checkout)
-    for command in commands:
-        missing = [name for name in named_files(command.words) if not (checkout / name).exists()]
-        if missing:
-            problems[command] = f"names files that do not exist: {missing}"
-        elif command.words[0] != "snakemake":
-            problem = check(command, checkout)
-            if problem:
-                problems[command] = problem
+    for command in commands:  # the snakemake commands' plans are checked above, their files here
+        problem = missing_files(command, checkout) if command.words[0] == "snakemake" else check(command, checkout)
+        if problem:
+            problems[command] = problem
     assert not problems, "\n".join(f"{command}\n    {problem}" for command, problem in problems.items())
 
 

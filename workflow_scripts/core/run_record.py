@@ -36,13 +36,10 @@ def describe_run(config: dict, samples: dict[str, dict], configfiles, base_dir, 
     if "delphes" in used:
         versions["Delphes"] = tool_versions["delphes"]
 
-    def shown(path) -> str:
+    def shown(path) -> str:  # relative to the workflow where it lies inside it, as the user wrote it otherwise
         path = Path(path)
-        try:
-            return os.path.relpath(path.resolve(), base_dir.resolve()) if path.is_absolute() else str(path)
-        except ValueError:
-            return str(path)
+        return os.path.relpath(path, base_dir) if path.is_absolute() and path.is_relative_to(base_dir) else str(path)
 
-    return {"configfiles": [shown(path) for path in configfiles] or ["config.yaml"], "seed": config["seed"],
+    return {"configfiles": [shown(path) for path in configfiles], "seed": config["seed"],
             "device": config["training"]["device"], "samples": rows, "versions": versions,
             "total_events": sum(row["events"] for row in rows)}
