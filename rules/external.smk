@@ -138,7 +138,9 @@ rule simulate_delphes:
         jet_radius=lambda wildcards: SAMPLES[wildcards.sample]["jet_radius"],
         lhe=lhe_first_event,
         tool=lambda wildcards, input: tool_argument(input),
+        tree=TOOLS.get("delphes_tree", "analysis"),
     shell:
         "python -m workflow_scripts.detector.delphes --card {input.card} --output {output} --sample {wildcards.sample}"
         " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size} --seed {params.seed}"
-        " --jet-radius {params.jet_radius} {params.lhe} {params.tool} --scratch {resources.tmpdir} > {log} 2>&1"
+        " --jet-radius {params.jet_radius} --tree {params.tree} {params.lhe} {params.tool} --scratch {resources.tmpdir}"
+        " > {log} 2>&1"

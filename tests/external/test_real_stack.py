@@ -26,7 +26,7 @@ import yaml
 from workflow_scripts.core import files
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.detector import delphes, delphes_io
-from workflow_scripts.external import install_tools, madgraph
+from workflow_scripts.external import delphes_card, install_tools, madgraph
 from workflow_scripts.generation import hepmc
 from workflow_scripts.validation import closure
 
@@ -203,7 +203,18 @@ def test_madgraph_and_delphes_chain_gives_dijets_with_madgraphs_cross_section(st
     assert np.median(ak.to_numpy(events.mjj_gev)) > 2800
 
 
-def test_pythia_and_delphes_see_the_embedded_chains_events(stack_run, tool_records, tmp_path):
+@pytest.fixture(scope="module")
+def full_tree_chunk(stack_run, tmp_path_factory):
+    """hv_delphes' chunk 1 again, with Delphes writing the CMS card's full tree (the workflow's default is the
+    analysis tree)."""
+    output = tmp_path_factory.mktemp("full_tree") / "chunk1.root"
+    delphes.simulate_chunk(stack_run / "results" / "cards" / "hv_delphes.cmnd", output, "hv_delphes", 1,
+                           SAMPLES["hv_delphes"]["events_per_chunk"], SEED, 0.8, batch_size=10,
+                           tool_record=stack_run / "tools" / "delphes.json", tree="full")
+    return output
+
+
+def test_pythia_and_delphes_see_the_embedded_chains_events(stack_run, full_tree_chunk, tmp_path):
     """The Delphes job showers the same events as the embedded generation with the same seed: its Particle
     branch holds exactly the final-state particles of the particle file."""
     card = stack_run / "results" / "cards" / "hv_delphes.cmnd"
@@ -212,7 +223,7 @@ def test_pythia_and_delphes_see_the_embedded_chains_events(stack_run, tool_recor
 
     pythia.generate_chunk(card, tmp_path / "particles.parquet", "hv_delphes", 1, n_events, SEED, batch_size=10)
     particles, _ = files.read_awkward(tmp_path / "particles.parquet")
-    tree = uproot.open(stack_run / "results" / "delphes" / "hv_delphes" / "chunk1.root")["Delphes"]
+    tree = uproot.open(full_tree_chunk)["Delphes"]
     record = tree.arrays(["Particle.Status", "Particle.PID", "Particle.Pz"], library="ak")
     final = record["Particle.Status"] == 1
     assert ak.to_list(ak.num(record["Particle.PID"][final])) == ak.to_list(ak.num(particles.particles.pid))
@@ -220,6 +231,28 @@ def test_pythia_and_delphes_see_the_embedded_chains_events(stack_run, tool_recor
                                ak.to_numpy(ak.sum(particles.particles.pz, axis=1)), rtol=1e-4, atol=0.05)
     events, _ = files.read_awkward(stack_run / "results" / "events" / "hv_delphes" / "chunk1.parquet")
     assert len(events) >= 1 and (ak.to_numpy(ak.num(events.jet1_constituents)) > 20).all()
+
+
+def test_the_analysis_tree_holds_the_full_trees_values_in_every_branch_it_keeps(stack_run, full_tree_chunk, tmp_path):
+    """The workflow's default tree leaves out branches and the modules that only fed them, nothing else: every value of
+    the branches it keeps equals the full CMS card's on the same events and seed, and so do the analysis events."""
+    analysis_file = stack_run / "results" / "delphes" / "hv_delphes" / "chunk1.root"
+    analysis, analysis_provenance = delphes_content(analysis_file)
+    full, full_provenance = delphes_content(full_tree_chunk)
+    kept = {name.split("/")[0].removesuffix("_size") for name in analysis}
+    assert kept == {"Event", "Weight", *delphes_card.ANALYSIS_BRANCHES}
+    assert {"Particle", "FatJet", "Tower", "Track", "ScalarHT"} <= {name.split("/")[0] for name in full}
+    assert sum(len(values) for values in analysis.values()) > 1000  # jets, constituents: real content
+    assert analysis == {name: values for name, values in full.items() if name in analysis}
+    assert (analysis_provenance["delphes_tree"], full_provenance["delphes_tree"]) == ("analysis", "full")
+    selection = SELECTIONS[SAMPLES["hv_delphes"]["selection"]]
+    for name, path in {"analysis": analysis_file, "full": full_tree_chunk}.items():
+        delphes_io.convert_file(path, tmp_path / f"{name}.parquet", selection, 0.8, "cwola_dijet")
+    events = {name: files.read_awkward(tmp_path / f"{name}.parquet")[0] for name in ("analysis", "full")}
+    assert len(events["analysis"]) >= 1
+    assert ak.to_list(events["analysis"]) == ak.to_list(events["full"])
+    # Half the bytes (and, by benchmarks/delphes_feed.py, about half of Delphes' CPU time).
+    assert analysis_file.stat().st_size < 0.5 * full_tree_chunk.stat().st_size
 
 
 def test_same_seed_gives_the_same_delphes_events(stack_run, tool_records, tmp_path):

@@ -19,6 +19,7 @@ from workflow_scripts.core import files
 from workflow_scripts.core.config import ConfigError, validate_config
 from workflow_scripts.core.kinematics import delta_r
 from workflow_scripts.core.seeding import derive_seed
+from workflow_scripts.detector import delphes_io
 from workflow_scripts.external import delphes_card
 from workflow_scripts.generation import cards, pythia
 
@@ -32,7 +33,9 @@ PINNED = "docker://ghcr.io/example/generators:2026.1@sha256:" + "ab" * 32
 
 # The parts of Delphes' cards/delphes_card_CMS.tcl that the patch touches, in the card's layout: the jet
 # finders (GenJetFinder, FastJetFinder at R = 0.5, FatJetFinder at 0.8), a module with nested braces, a
-# commented-out seed as some of Delphes' cards have, and a time-based seed to be replaced.
+# commented-out seed as some of Delphes' cards have, a time-based seed to be replaced, and a TreeWriter with branches
+# the analysis tree keeps and drops (FatJet and ScalarHT come from side-effect-free modules nothing else reads;
+# PhotonEfficiency draws random numbers and BTagging sets a field of the kept jets).
 CMS_LIKE_CARD = textwrap.dedent("""\
     #set RandomSeed 123
     set RandomSeed 0
@@ -40,9 +43,13 @@ CMS_LIKE_CARD = textwrap.dedent("""\
     set ExecutionPath {
       ParticlePropagator
       PhotonEfficiency
+      EFlowMerger
+      MissingET
       GenJetFinder
       FastJetFinder
       FatJetFinder
+      BTagging
+      ScalarHT
       TreeWriter
     }
 
@@ -80,6 +87,43 @@ CMS_LIKE_CARD = textwrap.dedent("""\
       set R0SoftDrop 0.8
       set JetPTMin 200.0
     }
+
+    module Merger EFlowMerger {
+      add InputArray HCal/eflowTracks
+      add InputArray ECal/eflowPhotons
+      set OutputArray eflow
+    }
+
+    module Merger MissingET {
+      add InputArray EFlowMerger/eflow
+      set MomentumOutputArray momentum
+    }
+
+    module BTagging BTagging {
+      set JetInputArray FastJetFinder/jets
+      add EfficiencyFormula {0} {0.01}
+    }
+
+    module Merger ScalarHT {
+      add InputArray FastJetFinder/jets
+      set EnergyOutputArray energy
+    }
+
+    module TreeWriter TreeWriter {
+    # add Branch InputArray BranchName BranchClass
+      add Branch Delphes/allParticles Particle GenParticle
+      add Branch HCal/eflowTracks EFlowTrack Track
+      add Branch ECal/eflowPhotons EFlowPhoton Tower
+      add Branch HCal/eflowNeutralHadrons EFlowNeutralHadron Tower
+      add Branch GenJetFinder/jets GenJet Jet
+      add Branch FastJetFinder/jets Jet Jet
+      add Branch FatJetFinder/jets FatJet Jet
+      add Branch UniqueObjectFinder/electrons Electron Electron
+      add Branch UniqueObjectFinder/photons Photon Photon
+      add Branch UniqueObjectFinder/muons Muon Muon
+      add Branch MissingET/momentum MissingET MissingET
+      add Branch ScalarHT/energy ScalarHT ScalarHT
+    }
     """)
 
 
@@ -89,7 +133,7 @@ def module_parameter(card, module, parameter):
 
 
 def test_cms_card_gets_the_jet_radius_and_one_chunk_seed():
-    patched = delphes_card.patch_cms_card(CMS_LIKE_CARD, 0.8, 123456789)
+    patched = delphes_card.patch_cms_card(CMS_LIKE_CARD, 0.8, 123456789, tree="full")
     assert module_parameter(patched, "FastJetFinder", "ParameterR") == "0.8"
     assert module_parameter(patched, "GenJetFinder", "ParameterR") == "0.8"
     assert module_parameter(patched, "FatJetFinder", "ParameterR") == "0.8"  # its own setting, untouched
@@ -99,6 +143,37 @@ def test_cms_card_gets_the_jet_radius_and_one_chunk_seed():
     assert patched.splitlines()[1] == "set RandomSeed 123456789"  # global, before every module
     assert "(abs(eta) <= 1.5) * (pt > 10.0) * (0.95)" in patched  # the rest unchanged
     assert patched.count("\n") == CMS_LIKE_CARD.count("\n") - 1 + 3
+
+
+def execution_path(card):
+    return re.search(r"set ExecutionPath \{([^}]*)\}", card)[1].split()
+
+
+def tree_branches(card):
+    return [line.split()[3] for line in card.splitlines() if line.strip().startswith("add Branch")]
+
+
+def test_the_analysis_tree_keeps_the_read_branches_and_every_module_with_side_effects():
+    patched = delphes_card.patch_cms_card(CMS_LIKE_CARD, 0.8, 7)
+    assert tree_branches(patched) == ["EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron", "GenJet", "Jet", "Electron",
+                                      "Muon", "MissingET"]
+    assert sorted(tree_branches(patched)) == sorted(delphes_card.ANALYSIS_BRANCHES)
+    # FatJetFinder and ScalarHT fed only dropped branches; PhotonEfficiency (random numbers) and BTagging (sets the
+    # kept jets' BTag) feed no kept branch either, but stay; EFlowMerger feeds MissingET, which is kept.
+    assert execution_path(patched) == ["ParticlePropagator", "PhotonEfficiency", "EFlowMerger", "MissingET",
+                                       "GenJetFinder", "FastJetFinder", "BTagging", "TreeWriter"]
+    assert "module FastJetFinder FatJetFinder {" in patched  # left defined, just not run
+    assert execution_path(delphes_card.patch_cms_card(CMS_LIKE_CARD, 0.8, 7, tree="full")) == execution_path(CMS_LIKE_CARD)
+    # The analysis tree is what the converter and the closure (GenJet) read.
+    assert set(delphes_card.ANALYSIS_BRANCHES) == {*delphes_io.CONVERTER_FIELDS, "GenJet"}
+
+
+def test_the_analysis_tree_needs_every_branch_it_keeps_in_the_card():
+    without_genjets = CMS_LIKE_CARD.replace("  add Branch GenJetFinder/jets GenJet Jet\n", "")
+    with pytest.raises(ValueError, match=r"my_card.tcl: its TreeWriter writes no branch \['GenJet'\]"):
+        delphes_card.patch_cms_card(without_genjets, 0.4, 1, source="my_card.tcl")
+    with pytest.raises(ValueError, match="unknown Delphes tree 'small'"):
+        delphes_card.patch_cms_card(CMS_LIKE_CARD, 0.4, 1, tree="small")
 
 
 def test_cms_card_patch_refuses_other_cards_and_time_based_seeds():
@@ -278,7 +353,7 @@ def test_dry_run_commands_of_the_real_stack_rules(dry_run):
     (_, command), = jobs_of(dry_run, "simulate_delphes", "mg_qcd_delphes")
     assert command.startswith("python -m workflow_scripts.detector.delphes --card results/cards/mg_qcd_delphes/chunk0.cmnd "
                               "--output results/delphes/mg_qcd_delphes/chunk0.root --sample mg_qcd_delphes --chunk 0 "
-                              "--events 30 --batch-size 10 --seed 7 --jet-radius 0.8 --lhe-first-event 0 "
+                              "--events 30 --batch-size 10 --seed 7 --jet-radius 0.8 --tree analysis --lhe-first-event 0 "
                               "--tool tools/delphes.json --scratch ")
     (_, command), = [job for job in jobs_of(dry_run, "simulate_delphes", "hv_delphes") if job[0]["chunk"] == "1"]
     assert "--card results/cards/hv_delphes.cmnd --output results/delphes/hv_delphes/chunk1.root" in command

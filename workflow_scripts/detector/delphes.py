@@ -97,8 +97,8 @@ def reproducible_root_name(path: Path) -> str:
     return f"{path}?reproducible={path.name}"
 
 
-def patched_card(cms_card: Path, jet_radius: float, detector_seed: int, directory) -> Path:
-    card = delphes_card.patch_cms_card(cms_card.read_text(), jet_radius, detector_seed, source=str(cms_card))
+def patched_card(cms_card: Path, jet_radius: float, detector_seed: int, directory, tree: str = "analysis") -> Path:
+    card = delphes_card.patch_cms_card(cms_card.read_text(), jet_radius, detector_seed, tree, source=str(cms_card))
     path = Path(directory) / "delphes_card.tcl"
     path.write_text(card)
     return path
@@ -112,32 +112,34 @@ def check_run(process, partial: Path, expected_events: int, what: str) -> None:
         raise RuntimeError(f"{PROGRAM} wrote {entries} events for {what}, expected {expected_events}")
 
 
-def detector_provenance(card: Path, cms_card: Path, detector_seed: int, jet_radius: float) -> dict:
-    return {"detector_seed": detector_seed, "jet_radius": jet_radius,
+def detector_provenance(card: Path, cms_card: Path, detector_seed: int, jet_radius: float, tree: str) -> dict:
+    return {"detector_seed": detector_seed, "jet_radius": jet_radius, "delphes_tree": tree,
             "detector": f"Delphes {install_tools.VERSIONS['delphes']}, {cms_card.name}",
             "detector_card_sha256": hashlib.sha256(card.read_bytes()).hexdigest()}
 
 
 def simulate_chunk(card_path, output, sample: str, chunk: int, n_events: int, global_seed: int, jet_radius: float,
-                   batch_size: int = 100, lhe_first_event: int | None = None, tool_record=None, scratch_root=None) -> dict:
-    """Generate one chunk with pythia8mc and simulate it with Delphes' CMS card into `output` (Delphes ROOT)."""
+                   batch_size: int = 100, lhe_first_event: int | None = None, tool_record=None, scratch_root=None,
+                   tree: str = "analysis") -> dict:
+    """Generate one chunk with pythia8mc and simulate it with Delphes' CMS card into `output` (Delphes ROOT); `tree`
+    as in workflow_scripts.external.delphes_card."""
     program, cms_card, env = delphes_program(tool_record)
     detector_seed = derive_seed(global_seed, "detector", sample, chunk)
     what = f"sample {sample} chunk {chunk}"
     with tempfile.TemporaryDirectory(prefix=f"delphes-{sample}-chunk{chunk}-", dir=scratch_root) as scratch, \
             delphes_output(Path(output), scratch) as partial:
-        card = patched_card(cms_card, jet_radius, detector_seed, scratch)
+        card = patched_card(cms_card, jet_radius, detector_seed, scratch, tree)
         with delphes_process(program, card, reproducible_root_name(partial), env) as (pipe, process):
             metadata = pythia.generate_chunk(card_path, None, sample, chunk, n_events, global_seed, batch_size,
                                                  hepmc_output=pipe, lhe_first_event=lhe_first_event, atomic=False)
         check_run(process, partial, metadata["n_events"], what)
-        provenance = metadata | detector_provenance(card, cms_card, detector_seed, jet_radius)
+        provenance = metadata | detector_provenance(card, cms_card, detector_seed, jet_radius, tree)
         write_provenance(partial, provenance)
     return provenance
 
 
 def simulate_hepmc_file(hepmc_path, output, sample: str, chunk: int, global_seed: int, jet_radius: float,
-                        tool_record=None, scratch_root=None) -> dict:
+                        tool_record=None, scratch_root=None, tree: str = "analysis") -> dict:
     """Delphes on an existing HepMC3 file (target `hepmc`); a file cut short is refused before Delphes runs."""
     hepmc_path = Path(hepmc_path)
     n_events = hepmc.count_events(hepmc_path)
@@ -145,12 +147,12 @@ def simulate_hepmc_file(hepmc_path, output, sample: str, chunk: int, global_seed
     detector_seed = derive_seed(global_seed, "detector", sample, chunk)
     with tempfile.TemporaryDirectory(prefix=f"delphes-{sample}-chunk{chunk}-", dir=scratch_root) as scratch, \
             delphes_output(Path(output), scratch) as partial:
-        card = patched_card(cms_card, jet_radius, detector_seed, scratch)
+        card = patched_card(cms_card, jet_radius, detector_seed, scratch, tree)
         process = subprocess.run([program, str(card), reproducible_root_name(partial), str(hepmc_path)], env=env,
                                  stdin=subprocess.DEVNULL)
         check_run(process, partial, n_events, str(hepmc_path))
         provenance = {"sample": sample, "chunk": chunk, "global_seed": global_seed, "n_events": n_events,
-                      "hepmc_file": hepmc_path.name} | detector_provenance(card, cms_card, detector_seed, jet_radius)
+                      "hepmc_file": hepmc_path.name} | detector_provenance(card, cms_card, detector_seed, jet_radius, tree)
         write_provenance(partial, provenance)
     return provenance
 
@@ -166,6 +168,8 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, help="events to generate (with --card)")
     parser.add_argument("--seed", type=int, required=True, help="global seed")
     parser.add_argument("--jet-radius", type=float, required=True)
+    parser.add_argument("--tree", choices=delphes_card.TREES, default="analysis",
+                        help="analysis: only the branches the pipeline reads (default); full: the CMS card's own tree")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--lhe-first-event", type=int, help="as for workflow_scripts.generation.pythia")
     parser.add_argument("--tool", type=Path, help="Delphes' install record (rule install_delphes); "
@@ -177,10 +181,10 @@ def main(argv=None) -> None:
     try:
         if args.card is not None:
             provenance = simulate_chunk(args.card, args.output, args.sample, args.chunk, args.events, args.seed,
-                                        args.jet_radius, args.batch_size, args.lhe_first_event, args.tool, args.scratch)
+                                        args.jet_radius, args.batch_size, args.lhe_first_event, args.tool, args.scratch, args.tree)
         else:
             provenance = simulate_hepmc_file(args.hepmc, args.output, args.sample, args.chunk, args.seed, args.jet_radius,
-                                             args.tool, args.scratch)
+                                             args.tool, args.scratch, args.tree)
     except (install_tools.ToolError, OSError) as error:
         sys.exit(f"error: {error}")
     print(provenance, flush=True)

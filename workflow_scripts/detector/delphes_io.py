@@ -31,6 +31,9 @@ TREE = "Delphes"
 PROVENANCE_KEY = "pipeline_provenance"
 EFLOW_BRANCHES = {"EFlowTrack": ("PT", 0), "EFlowPhoton": ("ET", 1), "EFlowNeutralHadron": ("ET", 2)}
 CONSTITUENT_TYPES = {0: "track", 1: "photon", 2: "neutral_hadron"}
+# What the converter reads, collection -> fields (and the Event branch's fields that a file has).
+CONVERTER_FIELDS = {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"], "Electron": ["PT"], "Muon": ["PT"]} | {
+    branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
 MAX_JETS = 10
 # Every date in the ROOT files we write (TFile, directory and each key): the earliest ROOT's TDatime holds,
 # instead of the time of writing, so that a chunk's file has the same bytes on every run.
@@ -147,11 +150,8 @@ def _convert_tree(tree, path, selection: dict, jet_radius: float, sqrt_s_gev: fl
 
 
 def _read_event_data(tree, path) -> dict[str, ak.Array]:
-    eflow_fields = {branch: [pt_field, "Eta", "Phi"] for branch, (pt_field, _) in EFLOW_BRANCHES.items()}
     event_fields = [field for field in ("Number", "Scale", "X1", "X2") if f"Event.{field}" in tree]
-    return _read_collections(tree, path, {"Jet": ["PT", "Eta", "Phi", "Mass"], "MissingET": ["MET", "Phi"],
-                                          "Electron": ["PT"], "Muon": ["PT"]} | eflow_fields
-                             | ({"Event": event_fields} if event_fields else {}))
+    return _read_collections(tree, path, CONVERTER_FIELDS | ({"Event": event_fields} if event_fields else {}))
 
 
 def _analysis_jets(data, selection: dict) -> ak.Array:

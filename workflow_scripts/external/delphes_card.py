@@ -1,10 +1,19 @@
-"""Delphes' CMS card, patched per chunk: the analysis' jet radius and an explicit seed.
+"""Delphes' CMS card, patched per chunk: the analysis' jet radius, an explicit seed and the tree to write.
 
 Real Delphes (``workflow_scripts.detector.delphes``) runs the CMS card shipped with the
 install (``cards/delphes_card_CMS.tcl``) with ``ParameterR`` of the jet
 finders set to the sample's jet radius and ``set RandomSeed`` to the chunk's
 detector seed (Delphes' default 0 is time-based), derived from (global seed,
 sample, chunk) exactly as in the embedded simulation.
+
+With the ``analysis`` tree (the default), the card's TreeWriter writes only the
+branches the pipeline reads (``ANALYSIS_BRANCHES``), and the modules that fed
+nothing else are left out of the execution path, but only modules of classes
+that draw no random numbers and change no object they read
+(``SIDE_EFFECT_FREE_CLASSES``): every other module still runs, so gRandom's
+sequence, and with it every value in the kept branches, is the full card's.
+That halves Delphes' CPU time an event; FatJetFinder's substructure and the
+compression of the ~2 000-entry Particle branch were most of the rest.
 
 Standard library only, so that the card can be patched anywhere.
 """
@@ -26,6 +35,20 @@ JET_FINDERS = ("FastJetFinder", "GenJetFinder")
 MODULE_START = re.compile(r"^\s*module\s+(\S+)\s+(\S+)\s*\{")
 PARAMETER_R = re.compile(r"^(\s*set\s+ParameterR\s+)(\S+)")
 RANDOM_SEED = re.compile(r"^\s*set\s+RandomSeed\b")
+EXECUTION_PATH = re.compile(r"(^\s*set\s+ExecutionPath\s*\{)([^}]*)(\})", re.MULTILINE)
+TREE_BRANCH = re.compile(r"^\s*add\s+Branch\s+(\S+)\s+(\S+)\s+\S+")
+ARRAY_REFERENCE = re.compile(r"\b([A-Za-z_]\w*)/\w+")
+
+# The trees a chunk's Delphes file can hold: `analysis` (what the pipeline reads) or `full` (the card's own).
+TREES = ("analysis", "full")
+# What the pipeline reads of a Delphes file: jets, MET, leptons and energy-flow constituents (the converter,
+# detector.delphes_io.CONVERTER_FIELDS) and generator jets (validation.closure). Delphes' reader adds its Event and
+# Weight branches itself.
+ANALYSIS_BRANCHES = ("Jet", "GenJet", "MissingET", "Electron", "Muon", "EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron")
+# Delphes 3.5 module classes that draw no random numbers and change none of their input objects (checked in the
+# sources): leaving one out changes no other module's output. BTagging, TauTagging, JetFlavorAssociation and the
+# isolation modules set fields of objects that kept branches hold, and smearing modules draw from gRandom: they stay.
+SIDE_EFFECT_FREE_CLASSES = ("FastJetFinder", "Merger", "PdgCodeFilter")
 
 
 def set_jet_radius(card: str, radius: float, modules=JET_FINDERS, source: str = "Delphes card") -> str:
@@ -62,8 +85,64 @@ def set_random_seed(card: str, seed: int, source: str = "Delphes card") -> str:
     return header + "".join(kept)
 
 
-def patch_cms_card(card: str, jet_radius: float, seed: int, source: str = "Delphes card") -> str:
-    return set_random_seed(set_jet_radius(card, jet_radius, source=source), seed, source=source)
+def _module_blocks(card: str) -> dict[str, tuple[str, str]]:
+    """Each module of the card: name -> (class, body text)."""
+    blocks, current, depth, body = {}, None, 0, []
+    for line in card.splitlines(keepends=True):
+        code = line.split("#", 1)[0]
+        if current is None:
+            match = MODULE_START.match(code)
+            if match:
+                current, depth, body = match, 0, []
+        if current is not None:
+            body.append(code)
+            depth += code.count("{") - code.count("}")
+            if depth <= 0:
+                blocks[current[2]] = (current[1], "".join(body))
+                current = None
+    return blocks
+
+
+def keep_branches(card: str, branches=ANALYSIS_BRANCHES, source: str = "Delphes card") -> str:
+    """The card with its TreeWriter writing only `branches`, and without the side-effect-free modules (see
+    SIDE_EFFECT_FREE_CLASSES) whose output neither a kept branch nor a kept module reads."""
+    blocks = _module_blocks(card)
+    path_match = EXECUTION_PATH.search(card)
+    writers = [name for name, (kind, _) in blocks.items() if kind == "TreeWriter"]
+    if path_match is None or len(writers) != 1:
+        raise ValueError(f"{source}: expected one `set ExecutionPath {{...}}` and one TreeWriter module")
+
+    def dropped_branch(line: str) -> bool:  # only TreeWriter blocks have `add Branch` lines
+        match = TREE_BRANCH.match(line.split("#", 1)[0])
+        return bool(match) and match[2] not in branches
+
+    kept_writer = "".join(line for line in blocks[writers[0]][1].splitlines(keepends=True) if not dropped_branch(line))
+    missing = sorted(set(branches) - {match[2] for match in map(TREE_BRANCH.match, kept_writer.splitlines()) if match})
+    if missing:
+        raise ValueError(f"{source}: its TreeWriter writes no branch {missing}")
+    # Walk back from the writer through every module a needed module reads from.
+    needed, pending = set(), [writers[0]]
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            body = kept_writer if name == writers[0] else blocks[name][1]
+            pending.extend(module for module in ARRAY_REFERENCE.findall(body) if module in blocks)
+    path = [name for name in path_match[2].split()
+            if name in needed or blocks.get(name, ("",))[0] not in SIDE_EFFECT_FREE_CLASSES]
+    card = card[:path_match.start(2)] + "".join(f"\n  {name}" for name in path) + "\n" + card[path_match.end(2):]
+    return "".join(line for line in card.splitlines(keepends=True) if not dropped_branch(line))
+
+
+def patch_cms_card(card: str, jet_radius: float, seed: int, tree: str = "analysis", source: str = "Delphes card") -> str:
+    """The CMS card with the jet radius, the chunk's seed and, for the `analysis` tree, only the branches the
+    pipeline reads (`full`: the card's own tree)."""
+    if tree not in TREES:
+        raise ValueError(f"{source}: unknown Delphes tree {tree!r}; expected one of {TREES}")
+    card = set_jet_radius(card, jet_radius, source=source)
+    if tree == "analysis":
+        card = keep_branches(card, source=source)
+    return set_random_seed(card, seed, source=source)
 
 
 def cms_card_path(delphes_dir=None) -> Path:
@@ -83,12 +162,14 @@ def main(argv=None) -> None:
     parser.add_argument("--chunk", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True, help="global seed")
     parser.add_argument("--jet-radius", type=float, required=True)
+    parser.add_argument("--tree", choices=TREES, default="analysis",
+                        help="analysis: only the branches the pipeline reads (default); full: the card's own tree")
     parser.add_argument("--delphes-dir", type=Path, help="Delphes install (default: $DELPHES_DIR)")
     parser.add_argument("--output", type=Path, required=True, help="the patched card")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     cms_card = cms_card_path(args.delphes_dir)
     seed = derive_seed(args.seed, "detector", args.sample, args.chunk)
-    args.output.write_text(patch_cms_card(cms_card.read_text(), args.jet_radius, seed, source=str(cms_card)))
+    args.output.write_text(patch_cms_card(cms_card.read_text(), args.jet_radius, seed, args.tree, source=str(cms_card)))
 
 
 if __name__ == "__main__":
