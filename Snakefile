@@ -43,6 +43,7 @@ include: "rules/cohen2018_toy.smk"  # Cohen et al., toy model: datasets, ensembl
 include: "rules/cohen2018_lhc.smk"  # Cohen et al., gluinos: features, Tables 3-4, Figs. 9-11
 include: "rules/cwola.smk"  # CWoLa: regions, jet images, pseudo-experiments, (meta-)transfer, Figs. 1-6
 include: "rules/validation.smk"  # generator cuts, and the embedded detector against Delphes
+include: "rules/scorecard.smk"  # every claim of papers/claims.yaml against this run
 
 
 rule all:
@@ -52,11 +53,13 @@ rule all:
         lhc_outputs(),
         cwola_outputs(),
         event_outputs(),
+        scorecard_outputs(SCORECARD_PAPERS),
 
 
 rule cwola:
     input:
         cwola_outputs(),
+        scorecard_outputs(["cwola"]),
 
 
 rule events:
@@ -73,6 +76,7 @@ rule cohen2018:
     input:
         toy_outputs(),
         lhc_outputs(),
+        scorecard_outputs(["cohen2018"]),
 
 
 rule closure:

@@ -10,17 +10,22 @@ from snakemake.settings.types import DeploymentMethod
 
 from workflow_scripts.analysis.regions import MjjRegions
 from workflow_scripts.core.devices import nvidia_gpu_present
-from workflow_scripts.core.run_record import CONFIG_KEY, describe_run
+from workflow_scripts.core.run_record import CONFIG_KEY, describe_run, scorecard_rows
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.external.install_tools import VERSIONS as TOOL_VERSIONS
 from workflow_scripts.external.madgraph import model_digest, process_definition, user_model
 from workflow_scripts.generation.cards import configured_samples, generator_entry, sample_label
+from workflow_scripts.studies import scorecard
 from workflow_scripts.studies.cohen2018_toy.plan import JOB_NAME_PATTERN, plan_jobs, plan_runs
 
 SAMPLES = configured_samples(config["generation"])
 SAMPLE_PATTERN = "|".join(re.escape(name) for name in SAMPLES)
 # The report's front page (report/workflow.rst) is a template that sees only the config: the run's record goes there.
 config[CONFIG_KEY] = describe_run(config, SAMPLES, workflow.configfiles, workflow.basedir, TOOL_VERSIONS)
+# ... and the scorecard, when an earlier run wrote it (`snakemake --report` parses the workflow after the run).
+config[CONFIG_KEY]["scorecard"] = scorecard_rows(
+    ["results/metrics/scorecard.csv"], ["results/metrics/scorecard/cohen2018.csv", "results/metrics/scorecard/cwola.csv"]
+)
 
 
 def json_argument(value):
@@ -466,6 +471,24 @@ def cwola_outputs():
     if "generator_cut_check" in CWOLA:
         outputs += [f"{CWOLA_METRICS}/generator_cut_check.csv", "results/figures/cwola/check_generator_cuts.pdf"]
     return outputs
+
+
+# --- Scorecard (rules/scorecard.smk) --------------------------------------------------------------------
+
+CLAIMS_FILE = str(Path(workflow.basedir) / "papers" / "claims.yaml")
+SCORECARD_PAPERS = ["cohen2018", "cwola"]
+SCORECARD_STUDIES = ["cohen2018_toy", "cwola"] + (["cohen2018_lhc"] if LHC else [])
+
+
+def scorecard_inputs(papers):
+    """Every file the claims of `papers` read, for the studies this run configures."""
+    return scorecard.claim_files(scorecard.load_claims(CLAIMS_FILE, papers, SCORECARD_STUDIES))
+
+
+def scorecard_outputs(papers):
+    if set(papers) == set(SCORECARD_PAPERS):
+        return ["results/metrics/scorecard.csv", "results/metrics/scorecard.md"]
+    return [f"results/metrics/scorecard/{paper}.{ext}" for paper in papers for ext in ("csv", "md")]
 
 
 # --- Validation (rules/validation.smk) -------------------------------------------------------------------

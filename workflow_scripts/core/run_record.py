@@ -3,6 +3,7 @@ that make its events. The report's front page (report/workflow.rst) shows it."""
 
 from __future__ import annotations
 
+import csv
 import importlib.metadata
 import os
 from pathlib import Path
@@ -43,3 +44,14 @@ def describe_run(config: dict, samples: dict[str, dict], configfiles, base_dir, 
     return {"configfiles": [shown(path) for path in configfiles], "seed": config["seed"],
             "device": config["training"]["device"], "samples": rows, "versions": versions,
             "total_events": sum(row["events"] for row in rows)}
+
+
+def scorecard_rows(whole, parts) -> list[dict]:
+    """The scorecard's rows for the front page: the whole scorecard's file if it exists, else the papers' files that
+    exist (an earlier run of a paper's target); empty before any."""
+    paths = [path for path in whole if Path(path).is_file()] or [path for path in parts if Path(path).is_file()]
+    rows = []
+    for path in paths:
+        with open(path, newline="") as stream:
+            rows.extend(csv.DictReader(stream))
+    return rows

@@ -95,8 +95,51 @@ def test_combination_of_two_complementary_networks_removes_background_at_equal_s
     assert reduction > 0.2
 
 
+def test_the_combiner_reaches_the_likelihood_ratio_optimum_on_a_constructed_case():
+    """Both logits are Gaussian with unit width and independent: the optimal combination is the likelihood ratio,
+    2 x full_logit + 1.5 x weak_logit (means 2 and 1.5 apart). At equal signal on the evaluation half, the trained
+    combiner's cut keeps no more background than that optimal cut, within its counting noise and 3 %."""
+    events = _two_discriminant_events(n=40000, seed=3)
+    settings = ensemble.TrainingSettings(n_hidden=30, optimizer="adam", learning_rate=0.01, batch_size=64, epochs=10)
+    combiner, scaler = combination.train_combiner(events, settings, background_to_signal=5.0, seed=1)
+    events["combined_logit"] = combination.combined_logit(combiner, scaler, events.weak_output, events.full_spread)
+    events["weight_pb"] = combination.represent_whole(events.weight_pb, events.label, (events.half == "eval").to_numpy())
+    held_out = events[events.half == "eval"]
+    signal = held_out.label.to_numpy() == 1
+    weight = held_out.weight_pb.to_numpy()
+    optimal_score = 2.0 * held_out.full_logit.to_numpy() + 1.5 * held_out.weak_logit.to_numpy()
+    for efficiency in (0.5, 0.7, 0.9):
+        cut = metrics.threshold_keeping(optimal_score[signal], weight[signal], efficiency)
+        passing = (optimal_score >= cut) & ~signal
+        optimal = weight[passing].sum() * combination.PB_TO_FB
+        points = combination.working_points(events, [efficiency]).set_index("selection")
+        assert passing.sum() > 100  # enough background for the comparison to mean something
+        assert points.loc["combined", "background_fb"] <= optimal * (1.03 + 2 / np.sqrt(passing.sum())), efficiency
+        # ... and the optimum lies well below either single cut, so reaching it is the test.
+        assert optimal < 0.7 * min(points.loc["full", "background_fb"], points.loc["weak", "background_fb"])
+
+
 def test_baseline_loader_names_the_file_it_cannot_use(tmp_path):
     path = tmp_path / "not_a_model.pt"
     torch.save({"params": torch.zeros(1, 3)}, path)
     with pytest.raises(KeyError, match="not_a_model.pt"):
         load_baseline(path)
+
+
+def test_the_papers_same_events_procedure_cuts_every_event_at_the_whole_cross_section():
+    events = _two_discriminant_events()
+    whole = events.groupby("label").weight_pb.sum()
+    events["weight_pb"] = combination.represent_whole(events.weight_pb, events.label, (events.half == "eval").to_numpy()) \
+        + combination.represent_whole(events.weight_pb, events.label, (events.half == "train").to_numpy())
+    events["combined_logit"] = events["same_events_logit"] = 2.0 * events.full_logit + 1.5 * events.weak_logit
+    chosen, weight = combination.procedure_events(events, "same_events")
+    assert len(chosen) == len(events)
+    np.testing.assert_allclose(pd.Series(weight).groupby(events.label.to_numpy()).sum(), 1000 * whole, rtol=1e-9)
+    held_out = combination.working_points(events, [0.5]).set_index("selection")
+    same = combination.working_points(events, [0.5], "same_events").set_index("selection")
+    # Both procedures keep half of the same whole signal cross section; the same score gives about the same reduction.
+    assert same.loc["combined", "signal_fb"] == pytest.approx(held_out.loc["combined", "signal_fb"], rel=0.02)
+    assert same.loc["combined", "combined_reduction_vs_best_single"] == pytest.approx(
+        held_out.loc["combined", "combined_reduction_vs_best_single"], abs=0.1)
+    with pytest.raises(ValueError, match="unknown combination procedure 'paper'"):
+        combination.working_points(events, [0.5], "paper")

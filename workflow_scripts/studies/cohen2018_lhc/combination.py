@@ -15,7 +15,10 @@ stays finite where the sigmoid rounds to 1.  A new fully supervised network
 background weighted to 5 times the signal's summed weight.  Unlike the paper,
 which trained and cut on the same events, the combiner trains on one half of
 the evaluation events and every cut (single networks and combination) is
-measured on the other half, so the comparison is free of training bias.
+measured on the other half, so the comparison is free of training bias.  The
+paper's own procedure runs beside it, to measure that bias: a second combiner
+trains on every evaluation event and is cut on the same events
+(``same_events_logit``; working_points.csv's ``combined_reduction_same_events``).
 """
 
 from __future__ import annotations
@@ -128,17 +131,31 @@ def combined_logit(combiner, scaler, weak_output, full_spread) -> np.ndarray:
     return combiner.predict_logits(inputs).cpu().numpy()[0].astype(np.float64)
 
 
-def working_points(events: pd.DataFrame, signal_efficiencies) -> pd.DataFrame:
-    """Per signal efficiency and selection, on the evaluation half: the cut and the signal and background cross
+PROCEDURES = {"held_out": "combined_logit", "same_events": "same_events_logit"}
+
+
+def procedure_events(events: pd.DataFrame, procedure: str = "held_out") -> tuple[pd.DataFrame, np.ndarray]:
+    """The events a procedure cuts on, and their weights in fb: `held_out`, the evaluation half (the combiner trained
+    on the other); `same_events`, the paper's: every event, with the combiner that trained on all of them. Each half
+    carries each class's whole cross section, so every event counts half of its weight in the whole."""
+    if procedure == "held_out":
+        chosen = events[events.half == "eval"]
+        return chosen, chosen.weight_pb.to_numpy() * PB_TO_FB
+    if procedure == "same_events":
+        return events, events.weight_pb.to_numpy() * PB_TO_FB / 2
+    raise ValueError(f"unknown combination procedure {procedure!r}; expected one of {sorted(PROCEDURES)}")
+
+
+def working_points(events: pd.DataFrame, signal_efficiencies, procedure: str = "held_out") -> pd.DataFrame:
+    """Per signal efficiency and selection, on the procedure's events: the cut and the signal and background cross
     sections passing (fb), plus the background reduction of the combination against the better single network."""
-    held_out = events[events.half == "eval"]
-    weight = held_out.weight_pb.to_numpy() * PB_TO_FB
-    signal = held_out.label.to_numpy() == 1
+    chosen, weight = procedure_events(events, procedure)
+    signal = chosen.label.to_numpy() == 1
     rows = []
     for efficiency in signal_efficiencies:
         passing = {}
         for selection in SELECTIONS:
-            score = held_out[f"{selection}_logit"].to_numpy()
+            score = chosen[PROCEDURES[procedure] if selection == "combined" else f"{selection}_logit"].to_numpy()
             cut = metrics.threshold_keeping(score[signal], weight[signal], efficiency)
             passes = score >= cut
             passing[selection] = weight[passes & ~signal].sum()
@@ -152,6 +169,48 @@ def working_points(events: pd.DataFrame, signal_efficiencies) -> pd.DataFrame:
         for row in rows[-len(SELECTIONS):]:
             row["combined_reduction_vs_best_single"] = reduction
     return pd.DataFrame(rows)
+
+
+def efficiency_for_signal(events: pd.DataFrame, signal_fb: float) -> float:
+    """The signal efficiency that leaves `signal_fb` of signal (NaN if the events hold less)."""
+    held_out = events[(events.half == "eval") & (events.label == 1)]
+    total = held_out.weight_pb.sum() * PB_TO_FB
+    return signal_fb / total if 0 < signal_fb <= total else float("nan")
+
+
+def background_at_signal_measure(claim_id: str, spec: dict, read):
+    """Scorecard measure: one selection's background (fb, with its Monte Carlo error) at the cut that keeps the
+    claim's signal cross section: (value, uncertainty, statistics: the background events passing)."""
+    _, events = read(spec["file"])
+    efficiency = efficiency_for_signal(events, spec["signal_fb"])
+    if not np.isfinite(efficiency):
+        return float("nan"), float("inf"), None
+    point = working_points(events, [efficiency]).set_index("selection").loc[spec["selection"]]
+    return float(point.background_fb), float(point.background_fb_error), float(point.background_events)
+
+
+def reduction_measure(claim_id: str, spec: dict, read):
+    """Scorecard measure: the combination's background reduction against the better single network at the claim's
+    signal cross section, by the spec's procedure (held_out or same_events), with the standard deviation of a
+    bootstrap over that procedure's events: (value, uncertainty, statistics: the fewest background events any of the
+    three cuts passes)."""
+    _, events = read(spec["file"])
+    procedure = spec.get("procedure", "held_out")
+    efficiency = efficiency_for_signal(events, spec["signal_fb"])
+    if not np.isfinite(efficiency):
+        return float("nan"), float("inf"), None
+
+    def points(sample: pd.DataFrame) -> pd.DataFrame:
+        return working_points(sample, [efficiency], procedure)
+
+    chosen, _ = procedure_events(events, procedure)
+    rng = np.random.default_rng(spec.get("bootstrap_seed", 0))
+    resampled = np.array([points(chosen.iloc[rng.integers(0, len(chosen), len(chosen))])
+                          .combined_reduction_vs_best_single.iloc[0] for _ in range(spec.get("bootstrap", 200))])
+    resampled = resampled[np.isfinite(resampled)]
+    spread = float(np.std(resampled, ddof=1)) if len(resampled) > 1 else float("inf")
+    measured = points(chosen)
+    return float(measured.combined_reduction_vs_best_single.iloc[0]), spread, float(measured.background_events.min())
 
 
 def decision_grid(combiner, scaler, events: pd.DataFrame, n_points: int = 200) -> pd.DataFrame:
@@ -173,9 +232,17 @@ def run(dataset: pd.DataFrame, background: pd.DataFrame, model_path, settings: e
     combiner, scaler = train_combiner(events, settings, background_to_signal,
                                       derive_seed(global_seed, "cohen2018_lhc", "combination", "network"), device)
     events["combined_logit"] = combined_logit(combiner, scaler, events.weak_output, events.full_spread)
+    # The paper's procedure beside it: a combiner trained on every event, cut on the same events.
+    same_events, same_scaler = train_combiner(events.assign(half="train"), settings, background_to_signal,
+                                              derive_seed(global_seed, "cohen2018_lhc", "combination", "same-events"),
+                                              device)
+    events["same_events_logit"] = combined_logit(same_events, same_scaler, events.weak_output, events.full_spread)
     events["weight_pb"] = represent_whole(events.weight_pb, events.label, (events.half == "eval").to_numpy()) \
         + represent_whole(events.weight_pb, events.label, (events.half == "train").to_numpy())
     points = working_points(events, signal_efficiencies)
+    points["combined_reduction_same_events"] = points.signal_efficiency.map(
+        working_points(events, signal_efficiencies, "same_events")
+        .groupby("signal_efficiency").combined_reduction_vs_best_single.first())
     model = combiner.state_dict() | scaler.state_dict() | {"inputs": list(COMBINER_INPUTS)}
     return events, points, decision_grid(combiner, scaler, events), model
 
