@@ -133,6 +133,26 @@ def test_lhc_combination_cuts_every_selection_at_equal_signal_and_draws_fig09_fi
             assert (finished_run / "results" / "figures" / "cohen2018" / f"{name}.{ext}").stat().st_size > 5000
 
 
+def test_the_scorecard_has_a_row_per_claim_of_the_configured_studies(finished_run):
+    from workflow_scripts.studies import scorecard
+
+    table = pd.read_csv(finished_run / "results" / "metrics" / "scorecard.csv")
+    claims = scorecard.load_claims(ROOT / "papers" / "claims.yaml", studies=["cohen2018_toy", "cohen2018_lhc", "cwola"])
+    assert list(table.claim) == [claim["id"] for claim in claims]
+    assert table["where"].str.len().gt(4).all() and table.verdict.isin(
+        [scorecard.AGREES, scorecard.DEVIATES, scorecard.UNTESTABLE, scorecard.INCONSISTENT]).all()
+    for claim, row in zip(claims, table.itertuples()):
+        if "finding" in claim:
+            assert row.verdict == scorecard.INCONSISTENT
+        else:
+            assert np.isfinite(row.run_value) or row.verdict == scorecard.UNTESTABLE, row.claim
+        if claim.get("paper_statistics"):  # tiny statistics test none of the paper's setups
+            assert row.verdict == scorecard.UNTESTABLE and claim["tested_by"] in row.detail, row.claim
+    for paper in ("cohen2018", "cwola"):  # the papers' own targets write their part
+        assert not (finished_run / "results" / "metrics" / "scorecard" / f"{paper}.csv").exists()
+    assert (finished_run / "results" / "metrics" / "scorecard.md").read_text().count("\n") == len(table) + 2
+
+
 def test_report_holds_every_figure_with_its_caption(readme_install, finished_run):
     report = finished_run / "report.html"
     result = snakemake(readme_install, finished_run, "all", "--report", str(report))
@@ -146,6 +166,10 @@ def test_report_holds_every_figure_with_its_caption(readme_install, finished_run
     config = yaml.safe_load(TINY.read_text())
     for shown in ("This run", f"Seed: {config['seed']}", "Pythia 8 (pythia8mc) 8.", "tiny.yaml", "hv_id_lambda10"):
         assert shown in html, shown
+    # It opens with the scorecard, before the run's description.
+    claims = pd.read_csv(finished_run / "results" / "metrics" / "scorecard.csv").claim
+    assert all(claim in html for claim in claims)
+    assert html.index(claims.iloc[0]) < html.index(f"Seed: {config['seed']}")
     # Each paper figure's caption sets this run's statistics beside the paper's.
     toy, cwola = config["cohen2018_toy"], config["cwola"]
     for shown in (f"This run: {toy['trainings_per_run']} networks per setting",
@@ -157,7 +181,7 @@ def test_report_holds_every_figure_with_its_caption(readme_install, finished_run
         assert caption in html, caption
 
 
-REPORT_CATEGORIES = ["Cohen 2018 toy model", "Cohen 2018 LHC", "CWoLa", "Validation"]
+REPORT_CATEGORIES = ["Scorecard", "Cohen 2018 toy model", "Cohen 2018 LHC", "CWoLa", "Validation"]
 
 
 def browser():
@@ -193,6 +217,7 @@ def test_report_opened_in_a_browser_shows_every_figure_with_its_caption(readme_i
     assert len(figures) >= 14 and set(figures) <= set(captions), set(figures) - set(captions)
     for figure in figures:
         assert len(captions[figure]) > 80, (figure, captions[figure])  # a real caption, not an empty panel
+    assert "reproduction scorecard" in seen["Scorecard"]["results/metrics/scorecard.csv"]
     for figure in figures:
         if "/cohen2018/fig" in figure or "/cwola/fig" in figure:
             number = int(re.search(r"fig(\d+)_", figure).group(1))
