@@ -1,5 +1,5 @@
 # Cohen, Freytsis and Ostdiek (JHEP 2018), the LHC study (section 5): gluino pairs against Z(->nu nu)+jets.
-#   lhc_dataset:      the samples' events -> 11 features, labels, weights, splits, weak-supervision sets
+#   lhc_dataset:      the samples' events -> 11 features, labels, weights, splits, weak-supervision sets; the cut flow
 #   train_lhc:        full and weak supervision under each mismodelling -> Tables 3 and 4, ROC curves
 #   lhc_combination:  both networks on the MET-binned background and their combination (Figs. 9, 11)
 #   cohen2018_fig09/10/11:  the figures, from those tables
@@ -10,7 +10,8 @@ rule lhc_dataset:
         signal=lambda wildcards: sample_chunks("events", LHC["signal"]),
         background=lambda wildcards: [path for name in LHC["backgrounds"] for path in sample_chunks("events", name)],
     output:
-        "results/datasets/cohen2018_lhc/events.parquet",
+        data="results/datasets/cohen2018_lhc/events.parquet",
+        cut_flow=f"{LHC_METRICS}/cut_flow.csv",
     log:
         "logs/lhc_dataset/events.log",
     conda:
@@ -19,12 +20,12 @@ rule lhc_dataset:
         seed=config["seed"],
     shell:
         "python -m workflow_scripts.studies.cohen2018_lhc.study data --signal {input.signal} --background {input.background}"
-        " --seed {params.seed} --output {output} > {log} 2>&1"
+        " --seed {params.seed} --output {output.data} --cut-flow {output.cut_flow} > {log} 2>&1"
 
 
 rule train_lhc:
     input:
-        rules.lhc_dataset.output,
+        rules.lhc_dataset.output.data,
     output:
         metrics=f"{LHC_METRICS}/trainings.csv",
         table=f"{LHC_METRICS}/table3.csv",
@@ -58,7 +59,7 @@ rule train_lhc:
 
 rule lhc_combination:
     input:
-        data=rules.lhc_dataset.output,
+        data=rules.lhc_dataset.output.data,
         model=rules.train_lhc.output.model,
         background=lambda wildcards: [path for name in LHC["evaluation_backgrounds"] for path in sample_chunks("events", name)],
     output:

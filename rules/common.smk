@@ -233,7 +233,9 @@ if LHC:
 def lhc_outputs():
     if not LHC:
         return []
-    return [f"{LHC_METRICS}/{name}" for name in ("table3.csv", "table4.csv", "tables.md", "working_points.csv")] + expand(
+    return [
+        f"{LHC_METRICS}/{name}" for name in ("cut_flow.csv", "table3.csv", "table4.csv", "tables.md", "working_points.csv")
+    ] + expand(
         "results/figures/cohen2018/{figure}.{ext}",
         ext=["pdf", "png"],
         figure=["fig09_high_met", "fig10_mismodelling", "fig11_combination"],

@@ -162,7 +162,26 @@ def table_value(claim_id: str, spec: dict, read) -> Measured:
                     _statistics(claim_id, spec.get("statistics"), rows, path, read))
 
 
-MEASURES = {"mean_over_rows": mean_over_rows, "ratio_of_means": ratio_of_means, "table_value": table_value}
+def set_fraction(claim_id: str, spec: dict, read) -> Measured:
+    """The signal fraction of a weak-supervision set holding `signal_share` of the selected signal and
+    `background_share` of the selected background, at the paper's generated events (`generated`) and this run's
+    selection efficiencies (a cut-flow table: rows `signal` and `background`, columns efficiency and its error)."""
+    path, table = read(spec["file"])
+    parts = {}
+    for name in ("signal", "background"):
+        row = _rows(claim_id, table, path, {"sample": name})
+        share = spec[f"{name}_share"] * spec["generated"][name]
+        parts[name] = (share * _column(claim_id, row, path, "efficiency")[0],
+                       share * _column(claim_id, row, path, "efficiency_error")[0])
+    (signal, signal_error), (background, background_error) = parts["signal"], parts["background"]
+    total = signal + background
+    # d f / d s = b / (s + b)^2, d f / d b = -s / (s + b)^2
+    error = math.hypot(background * signal_error, signal * background_error) / total ** 2
+    return Measured(signal / total, error)
+
+
+MEASURES = {"mean_over_rows": mean_over_rows, "ratio_of_means": ratio_of_means, "table_value": table_value,
+            "set_fraction": set_fraction}
 
 
 def _register_gluino_measures() -> None:

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workflow_scripts.core import files
 from workflow_scripts.studies.cohen2018_lhc import study
 
 
@@ -72,3 +73,23 @@ def test_rendered_tables_show_mean_and_spread():
     text = study.render_tables(table3, table4)
     assert "| none | weak | 0.99000 +- 0.01000 | 0.5000 +- 0.1000 | 10 |" in text
     assert "| swap | 0.4000 | 0.7000 | 0.4100 | 0.8000 |" in text
+
+
+def test_cut_flow_counts_each_sample_and_weights_each_class_by_cross_section(tmp_path):
+    def chunk(sample, index, generated, selected, cross_section_pb):
+        path = tmp_path / sample / f"chunk{index}.parquet"
+        path.parent.mkdir(exist_ok=True)
+        files.write_awkward(ak.Array({"met_gev": np.full(selected, 300.0)}), path,
+                            {"sample": sample, "n_events": generated, "n_selected": selected,
+                             "cross_section_pb": cross_section_pb})
+        return path
+
+    signal = [chunk("gluino", 0, 1000, 950, 1e-3), chunk("gluino", 1, 1000, 940, 1e-3)]
+    background = [chunk("z_low", 0, 1000, 200, 30.0), chunk("z_high", 0, 500, 400, 10.0)]
+    flow = study.cut_flow(signal, background).set_index("sample")
+    assert flow.loc["gluino", "n_generated"] == 2000 and flow.loc["gluino", "efficiency"] == pytest.approx(0.945)
+    assert flow.loc["signal", "efficiency"] == pytest.approx(0.945)
+    assert flow.loc["signal", "efficiency_error"] == pytest.approx(np.sqrt(0.945 * 0.055 / 2000))
+    # Background: 0.2 of the 30 pb slice and 0.8 of the 10 pb slice, weighted by their cross sections.
+    assert flow.loc["background", "efficiency"] == pytest.approx((30 * 0.2 + 10 * 0.8) / 40)
+    assert flow.loc["background", "n_selected"] == 600 and list(flow.label) == [1, 1, 0, 0, 0]
