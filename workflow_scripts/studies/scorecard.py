@@ -261,8 +261,13 @@ def _number(value) -> str:
 
 
 def _with_uncertainty(value, uncertainty) -> str:
-    text = _number(value)
-    return text + (f" +- {_number(uncertainty)}" if text and uncertainty and np.isfinite(uncertainty) else "")
+    """The value to its uncertainty's second significant digit, and the uncertainty (none when zero or not finite)."""
+    if isinstance(value, list) or value is None or not np.isfinite(value):
+        return _number(value)
+    if not uncertainty or not np.isfinite(uncertainty) or uncertainty < 1e-12 * abs(value):
+        return _number(value)
+    decimals = max(0, 1 - math.floor(math.log10(float(f"{uncertainty:.1e}"))))  # as rounded to two digits
+    return f"{value:.{decimals}f} +- {uncertainty:.{decimals}f}"
 
 
 def render_markdown(table: pd.DataFrame) -> str:
