@@ -12,8 +12,9 @@ nothing else are left out of the execution path, but only modules of classes
 that draw no random numbers and change no object they read
 (``SIDE_EFFECT_FREE_CLASSES``): every other module still runs, so gRandom's
 sequence, and with it every value in the kept branches, is the full card's.
-That halves Delphes' CPU time an event; FatJetFinder's substructure and the
-compression of the ~2 000-entry Particle branch were most of the rest.
+That halves Delphes' time an event for QCD dijets (a quarter less for the
+Hidden-Valley signals): FatJetFinder's substructure and the compression of
+the ~2 000-entry Particle branch were most of what it saves.
 
 Standard library only, so that the card can be patched anywhere.
 """
