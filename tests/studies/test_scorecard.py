@@ -121,9 +121,9 @@ def test_the_scorecard_computes_a_claim_from_its_file(tmp_path):
 
 
 @pytest.mark.parametrize("run, message", [
-    ({"file": "missing.csv"}, "missing.csv: file not found"),
+    ({"file": "missing.csv"}, "claim test.auc_full: missing.csv: file not found"),
+    ({"statistics": {"file": "summary.csv", "column": "n"}}, "claim test.auc_full: summary.csv: file not found"),
     ({"column": "auroc"}, "claim test.auc_full: trainings.csv has no column 'auroc'"),
-    ({"select": {"supervision": "semi"}}, r"claim test.auc_full: no row of trainings.csv has \{'supervision': 'semi'\}"),
     ({"select": {"loss": "bce"}}, r"claim test.auc_full: trainings.csv has no column \['loss'\]"),
     ({"measure": "median"}, "claim test.auc_full: unknown measure 'median'"),
 ])
@@ -131,6 +131,13 @@ def test_a_claim_with_a_wrong_file_or_column_stops_the_scorecard_naming_it(tmp_p
     TRAININGS.to_csv(tmp_path / "trainings.csv", index=False)
     with pytest.raises(scorecard.ClaimError, match=message):
         scorecard.scorecard([claim(**run)], tmp_path)
+
+
+def test_a_study_point_the_run_does_not_have_makes_a_claim_untestable_and_says_why(tmp_path):
+    TRAININGS.to_csv(tmp_path / "trainings.csv", index=False)
+    row = scorecard.scorecard([claim(select={"supervision": "semi"}) | {"tested_by": "presets/x.yaml"}], tmp_path).iloc[0]
+    assert row.verdict == UNTESTABLE
+    assert row.detail == "this run has no rows of trainings.csv with {'supervision': 'semi'}. tested by presets/x.yaml."
 
 
 def test_the_scorecard_command_writes_nothing_when_a_claim_fails(tmp_path):
@@ -141,6 +148,12 @@ def test_the_scorecard_command_writes_nothing_when_a_claim_fails(tmp_path):
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and "claim test.auc_full" in result.stderr
     assert not (tmp_path / "scorecard.csv").exists()
+
+
+def test_the_rule_waits_for_every_file_a_claim_reads():
+    files = scorecard.claim_files(scorecard.load_claims(CLAIMS))
+    assert "results/metrics/cwola/cwola_summary.csv" in files  # read only for the run's statistics
+    assert "results/metrics/cohen2018_lhc/cut_flow.csv" in files
 
 
 def test_findings_are_paper_inconsistent_and_a_missing_study_point_untestable(tmp_path):

@@ -45,6 +45,12 @@ class Measured:
     value: float
     uncertainty: float
     statistics: float | None = None  # the run's setup quantity the claim's testability compares (events, trials)
+    reason: str = ""  # why there is no value, when there is none
+
+
+def _absent(path, select: dict) -> Measured:
+    """No value: this run's configuration has no such study point (a label, a resolution)."""
+    return Measured(math.nan, math.inf, None, f"this run has no rows of {path} with {select}")
 
 
 # --- verdicts ---------------------------------------------------------------------------------------------------
@@ -79,8 +85,9 @@ def verdict(paper_value, paper_uncertainty: float, run: Measured, tolerance: flo
 # --- measures: how the run computes a claim's quantity ------------------------------------------------------------
 
 def _rows(claim_id: str, table: pd.DataFrame, path, select: dict, required: bool = True) -> pd.DataFrame:
-    """The rows with the selected values; none is an error naming the claim, unless not `required` (a study point
-    this run's configuration does not have, which makes the claim untestable rather than wrong)."""
+    """The rows with the selected values; a missing column is an error naming the claim, and so are no rows where
+    `required` (elsewhere a study point this run's configuration does not have, which makes the claim untestable
+    rather than wrong; the tiny workflow test checks that every claim finds its rows)."""
     missing = sorted(set(select) - set(table.columns))
     if missing:
         raise ClaimError(f"claim {claim_id}: {path} has no column {missing}")
@@ -112,7 +119,9 @@ def _statistics(claim_id: str, spec: dict, rows: pd.DataFrame, path, read) -> fl
 def mean_over_rows(claim_id: str, spec: dict, read) -> Measured:
     """The mean of a column over the selected rows (trainings, trials), with its standard error."""
     path, table = read(spec["file"])
-    rows = _rows(claim_id, table, path, spec.get("select", {}))
+    rows = _rows(claim_id, table, path, spec.get("select", {}), required=False)
+    if rows.empty:
+        return _absent(path, spec.get("select", {}))
     values = _column(claim_id, rows, path, spec["column"])
     error = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else math.inf
     return Measured(float(np.mean(values)), error, _statistics(claim_id, spec.get("statistics"), rows, path, read))
@@ -147,14 +156,17 @@ def ratio_of_means(claim_id: str, spec: dict, read) -> Measured:
         ratios.append(ratio)
         errors.append(abs(ratio) * math.hypot(top_error / top, bottom_error / bottom))
     if not ratios:
-        return Measured(math.nan, math.inf, statistics)
+        return Measured(math.nan, math.inf, statistics, f"no study point of {path} has both {spec['numerator']} and "
+                        f"{spec['denominator']} with at least two values")
     return Measured(float(np.mean(ratios)), float(np.sqrt(np.sum(np.square(errors))) / len(errors)), statistics)
 
 
 def table_value(claim_id: str, spec: dict, read) -> Measured:
     """One row's value of a column, with the uncertainty column the claim names (none: exact)."""
     path, table = read(spec["file"])
-    rows = _rows(claim_id, table, path, spec.get("select", {}))
+    rows = _rows(claim_id, table, path, spec.get("select", {}), required=False)
+    if rows.empty:
+        return _absent(path, spec.get("select", {}))
     if len(rows) != 1:
         raise ClaimError(f"claim {claim_id}: {len(rows)} rows of {path} have {spec.get('select', {})}, expected one")
     error = float(_column(claim_id, rows, path, spec["uncertainty_column"])[0]) if "uncertainty_column" in spec else 0.0
@@ -206,8 +218,9 @@ def load_claims(path, papers=None, studies=None) -> list[dict]:
 
 
 def claim_files(claims) -> list[str]:
-    """Every file the claims read, for the rule's inputs."""
-    return sorted({claim["run"]["file"] for claim in claims if "run" in claim})
+    """Every file the claims read (their measures' and their statistics'), for the rule's inputs."""
+    return sorted({path for claim in claims if "run" in claim
+                   for path in (claim["run"]["file"], claim["run"].get("statistics", {}).get("file")) if path})
 
 
 def score(claim: dict, read) -> dict:
@@ -220,14 +233,19 @@ def score(claim: dict, read) -> dict:
     spec = claim["run"]
     if spec["measure"] not in MEASURES:
         raise ClaimError(f"claim {claim['id']}: unknown measure '{spec['measure']}' (known: {sorted(MEASURES)})")
-    measured = MEASURES[spec["measure"]](claim["id"], spec, read)
+    try:
+        measured = MEASURES[spec["measure"]](claim["id"], spec, read)
+    except FileNotFoundError as error:
+        raise ClaimError(f"claim {claim['id']}: {error}") from error
     measured = measured if isinstance(measured, Measured) else Measured(*measured)
     outcome, pull = verdict(claim["value"], claim.get("uncertainty") or 0.0, measured, claim.get("tolerance", 0.0),
                             claim.get("paper_statistics"), claim.get("minimum_share", 0.5),
                             claim.get("largest_uncertainty"), claim.get("minimum_run_statistics"))
     detail = " ".join(claim.get("note", "").split())
     if outcome == UNTESTABLE:
-        detail = f"tested by {claim['tested_by']}. " + detail if claim.get("tested_by") else detail
+        detail = " ".join(part for part in (measured.reason + "." if measured.reason else "",
+                                            f"tested by {claim['tested_by']}." if claim.get("tested_by") else "",
+                                            detail) if part)
     elif outcome == DEVIATES:
         detail = f"{pull:+.1f} sigma. " + detail
     return row | {"run_value": measured.value, "run_uncertainty": measured.uncertainty,
@@ -243,7 +261,7 @@ def scorecard(claims: list[dict], workdir=".") -> pd.DataFrame:
         path = Path(workdir) / name
         if path not in cache:
             if not path.is_file():
-                raise ClaimError(f"claims reading {name}: file not found")
+                raise FileNotFoundError(f"{name}: file not found")
             cache[path] = read_table(path)[0] if path.suffix == ".parquet" else pd.read_csv(path)
         return name, cache[path]
 
