@@ -81,11 +81,14 @@ def main():
     parser.add_argument("--chains", nargs="+", choices=CHAINS, default=CHAINS,
                         help="the chains to time against bare Pythia (default: all)")
     args = parser.parse_args()
-    tools = {tool: install_tools.install(tool, args.tools_cache, args.source_dir) for tool in ("madgraph", "delphes")}
+    used = {"madgraph": any(chain.startswith("madgraph") for chain in args.chains),
+            "delphes": any(chain.endswith("delphes") for chain in args.chains)}
+    tools = {tool: install_tools.install(tool, args.tools_cache, args.source_dir) for tool, needed in used.items() if needed}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         record = directory / "delphes.json"
-        install_tools.write_record(tools["delphes"], record)
+        if "delphes" in tools:
+            install_tools.write_record(tools["delphes"], record)
         card = write_card(directory / "pythia.cmnd", SAMPLE)
         n = args.chunk_size
         sides = {

@@ -67,8 +67,7 @@ def test_every_claim_names_its_place_in_the_paper_its_value_and_how_the_run_comp
         if "finding" in claim:
             assert re.search(r"\d+ [x/] \d|= \d", claim["finding"]), f"{claim['id']}: a finding carries its arithmetic"
         else:
-            assert claim["run"]["measure"] in {"mean_over_rows", "ratio_of_means", "table_value",
-                                               "working_point_background", "combination_reduction", "set_fraction"}
+            assert claim["run"]["measure"] in scorecard.MEASURES, claim["id"]
             assert "uncertainty_meaning" in claim and "setup" in claim, claim["id"]
             if claim.get("paper_statistics") or claim.get("largest_uncertainty") or claim.get("minimum_run_statistics"):
                 assert (ROOT / claim["tested_by"]).is_file(), claim["id"]

@@ -52,24 +52,34 @@ ANALYSIS_BRANCHES = ("Jet", "GenJet", "MissingET", "Electron", "Muon", "EFlowTra
 SIDE_EFFECT_FREE_CLASSES = ("FastJetFinder", "Merger", "PdgCodeFilter")
 
 
-def set_jet_radius(card: str, radius: float, modules=JET_FINDERS, source: str = "Delphes card") -> str:
-    """The card with `set ParameterR` of the named jet-finder modules replaced by `radius`."""
-    lines = card.splitlines(keepends=True)
-    replaced = {}
-    current, depth = None, 0
+def _modules(lines: list[str]) -> dict[str, tuple[str, range]]:
+    """Each module of a card's lines: name -> (class, the indices of its lines, braces balanced, comments aside)."""
+    modules, current, depth = {}, None, 0
     for index, line in enumerate(lines):
         code = line.split("#", 1)[0]
         if current is None:
             match = MODULE_START.match(code)
-            if match and match[2] in modules:
-                current, depth = match[2], 0
+            if match:
+                current, depth = (match[1], match[2], index), 0
         if current is not None:
-            if PARAMETER_R.match(code):
-                lines[index] = PARAMETER_R.sub(lambda found: f"{found[1]}{radius:g}", line, count=1)
-                replaced[current] = replaced.get(current, 0) + 1
             depth += code.count("{") - code.count("}")
             if depth <= 0:
+                kind, name, start = current
+                modules[name] = (kind, range(start, index + 1))
                 current = None
+    return modules
+
+
+def set_jet_radius(card: str, radius: float, modules=JET_FINDERS, source: str = "Delphes card") -> str:
+    """The card with `set ParameterR` of the named jet-finder modules replaced by `radius`."""
+    lines = card.splitlines(keepends=True)
+    blocks = _modules(lines)
+    replaced = {}
+    for name in modules:
+        for index in blocks.get(name, ("", range(0)))[1]:
+            if PARAMETER_R.match(lines[index].split("#", 1)[0]):
+                lines[index] = PARAMETER_R.sub(lambda found: f"{found[1]}{radius:g}", lines[index], count=1)
+                replaced[name] = replaced.get(name, 0) + 1
     missing = [name for name in modules if replaced.get(name) != 1]
     if missing:
         raise ValueError(f"{source}: expected one `set ParameterR` in each of the modules {missing}; "
@@ -86,28 +96,12 @@ def set_random_seed(card: str, seed: int, source: str = "Delphes card") -> str:
     return header + "".join(kept)
 
 
-def _module_blocks(card: str) -> dict[str, tuple[str, str]]:
-    """Each module of the card: name -> (class, body text)."""
-    blocks, current, depth, body = {}, None, 0, []
-    for line in card.splitlines(keepends=True):
-        code = line.split("#", 1)[0]
-        if current is None:
-            match = MODULE_START.match(code)
-            if match:
-                current, depth, body = match, 0, []
-        if current is not None:
-            body.append(code)
-            depth += code.count("{") - code.count("}")
-            if depth <= 0:
-                blocks[current[2]] = (current[1], "".join(body))
-                current = None
-    return blocks
-
-
 def keep_branches(card: str, branches=ANALYSIS_BRANCHES, source: str = "Delphes card") -> str:
     """The card with its TreeWriter writing only `branches`, and without the side-effect-free modules (see
     SIDE_EFFECT_FREE_CLASSES) whose output neither a kept branch nor a kept module reads."""
-    blocks = _module_blocks(card)
+    lines = card.splitlines(keepends=True)
+    blocks = {name: (kind, "".join(line.split("#", 1)[0] for line in lines[indices.start:indices.stop]))
+              for name, (kind, indices) in _modules(lines).items()}
     path_match = EXECUTION_PATH.search(card)
     writers = [name for name, (kind, _) in blocks.items() if kind == "TreeWriter"]
     if path_match is None or len(writers) != 1:

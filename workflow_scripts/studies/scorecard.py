@@ -192,17 +192,20 @@ def set_fraction(claim_id: str, spec: dict, read) -> Measured:
     return Measured(signal / total, error)
 
 
+def _gluino_measure(name: str):
+    """A measure of studies.cohen2018_lhc.combination, imported when a claim uses it: the rules import this module to
+    plan, and the combination imports torch. It returns (value, uncertainty, statistics)."""
+    def measure(claim_id: str, spec: dict, read) -> Measured:
+        from workflow_scripts.studies.cohen2018_lhc import combination
+
+        return Measured(*getattr(combination, name)(claim_id, spec, read))
+    return measure
+
+
 MEASURES = {"mean_over_rows": mean_over_rows, "ratio_of_means": ratio_of_means, "table_value": table_value,
-            "set_fraction": set_fraction}
-
-
-def _register_gluino_measures() -> None:
-    """The working-point measures read the gluino study's evaluation events (studies.cohen2018_lhc.combination);
-    they return (value, uncertainty, statistics)."""
-    from workflow_scripts.studies.cohen2018_lhc import combination
-
-    MEASURES["working_point_background"] = combination.background_at_signal_measure
-    MEASURES["combination_reduction"] = combination.reduction_measure
+            "set_fraction": set_fraction,
+            "working_point_background": _gluino_measure("background_at_signal_measure"),
+            "combination_reduction": _gluino_measure("reduction_measure")}
 
 
 # --- the scorecard ----------------------------------------------------------------------------------------------
@@ -237,7 +240,6 @@ def score(claim: dict, read) -> dict:
         measured = MEASURES[spec["measure"]](claim["id"], spec, read)
     except FileNotFoundError as error:
         raise ClaimError(f"claim {claim['id']}: {error}") from error
-    measured = measured if isinstance(measured, Measured) else Measured(*measured)
     outcome, pull = verdict(claim["value"], claim.get("uncertainty") or 0.0, measured, claim.get("tolerance", 0.0),
                             claim.get("paper_statistics"), claim.get("minimum_share", 0.5),
                             claim.get("largest_uncertainty"), claim.get("minimum_run_statistics"))
@@ -254,7 +256,6 @@ def score(claim: dict, read) -> dict:
 
 
 def scorecard(claims: list[dict], workdir=".") -> pd.DataFrame:
-    _register_gluino_measures()
     cache = {}
 
     def read(name):

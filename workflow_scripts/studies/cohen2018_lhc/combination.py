@@ -171,10 +171,10 @@ def working_points(events: pd.DataFrame, signal_efficiencies, procedure: str = "
     return pd.DataFrame(rows)
 
 
-def efficiency_for_signal(events: pd.DataFrame, signal_fb: float) -> float:
-    """The signal efficiency that leaves `signal_fb` of signal (NaN if the events hold less)."""
-    held_out = events[(events.half == "eval") & (events.label == 1)]
-    total = held_out.weight_pb.sum() * PB_TO_FB
+def efficiency_for_signal(events: pd.DataFrame, signal_fb: float, procedure: str = "held_out") -> float:
+    """The signal efficiency that leaves `signal_fb` of signal on the procedure's events (NaN if they hold less)."""
+    chosen, weight = procedure_events(events, procedure)
+    total = weight[chosen.label.to_numpy() == 1].sum()
     return signal_fb / total if 0 < signal_fb <= total else float("nan")
 
 
@@ -196,7 +196,7 @@ def reduction_measure(claim_id: str, spec: dict, read):
     three cuts passes)."""
     _, events = read(spec["file"])
     procedure = spec.get("procedure", "held_out")
-    efficiency = efficiency_for_signal(events, spec["signal_fb"])
+    efficiency = efficiency_for_signal(events, spec["signal_fb"], procedure)
     if not np.isfinite(efficiency):
         return float("nan"), float("inf"), None
 
