@@ -143,6 +143,18 @@ def lhe_first_event(wildcards, input):
 GENERATOR_IMAGE = config.get("containers", {}).get("generators")
 USE_GENERATOR_IMAGE = GENERATOR_IMAGE is not None and DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method
 TOOLS = config.get("tools", {})
+IMAGE_BUILD = config.get("containers", {}).get("build", {})
+
+
+def generator_image_options(wildcards):
+    """Options of rule generator_image: the sources the native install rules take, and the build settings."""
+    options = [f"--jobs {IMAGE_BUILD.get('jobs', 4)}"]
+    if "source_dir" in TOOLS:
+        options.append(f"--source-dir {shlex.quote(TOOLS['source_dir'])}")
+    for key in ("base_image", "ca_bundle"):
+        if key in IMAGE_BUILD:
+            options.append(f"--{key.replace('_', '-')} {shlex.quote(IMAGE_BUILD[key])}")
+    return " ".join(options)
 
 
 def tool_record(tool):

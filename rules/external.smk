@@ -144,3 +144,21 @@ rule simulate_delphes:
         " --chunk {wildcards.chunk} --events {params.events} --batch-size {params.batch_size} --seed {params.seed}"
         " --jet-radius {params.jet_radius} --tree {params.tree} {params.lhe} {params.tool} --scratch {resources.tmpdir}"
         " > {log} 2>&1"
+
+
+rule generator_image:
+    """The generator image (containers/Dockerfile), built once per build context and saved as an image archive for
+    `apptainer build generators.sif docker-archive:results/images/generators.tar` (docs/containers.md)."""
+    output:
+        archive="results/images/generators.tar",
+        record="results/images/generators.json",
+    log:
+        "logs/generator_image.log",
+    conda:
+        "../envs/tools.yaml"
+    params:
+        engine=IMAGE_BUILD.get("engine", "podman"),
+        options=generator_image_options,
+    shell:
+        "python -m workflow_scripts.external.generator_image build --engine {params.engine} {params.options}"
+        " --archive {output.archive} --record {output.record} > {log} 2>&1"

@@ -31,6 +31,9 @@ SHELL_BLOCKS = {"bash", "sh", "shell", "console"}
 COMMAND_STARTS = ("snakemake ", "python ", "pip install ")
 # Programs a page may name that change the machine rather than the project: not run.
 SYSTEM_PROGRAMS = {"apt-get", "sudo", "cd", "export"}
+# Programs of the sites a page sends users to that this machine cannot install: apptainer is neither packaged for
+# Debian 12 nor on PyPI. What Snakemake asks of it is tested with a stand-in (tests/external/apptainer_adapter).
+SITE_PROGRAMS = {"apptainer"}
 # Top-level entries of the repository that a command argument may name as an input file.
 REPOSITORY_INPUTS = ("presets/", "profiles/", "benchmarks/", "tests/", "containers/", "envs/", "docs/", "rules/",
                      "workflow_scripts/", "config.yaml", "Snakefile", "pyproject.toml")
@@ -241,7 +244,7 @@ def check(command: Command, checkout: Path) -> str | None:
     if missing:
         return missing
     program = command.words[0]
-    if program in SYSTEM_PROGRAMS:
+    if program in SYSTEM_PROGRAMS or (program in SITE_PROGRAMS and shutil.which(program) is None):
         return None
     if program == "snakemake":
         return check_snakemake_plans([command], checkout).get(command)

@@ -6,6 +6,7 @@ Needs the ROOT wheel (pip install -e ".[test]" brings it), gfortran and the sour
 skip, unless REQUIRE_REAL_STACK=1 (as in .ci/run), which turns every such skip into a failure."""
 
 import gzip
+import io
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ import yaml
 from workflow_scripts.core import files
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.detector import delphes, delphes_io
-from workflow_scripts.external import delphes_card, install_tools, madgraph
+from workflow_scripts.external import delphes_card, generator_image, install_tools, madgraph
 from workflow_scripts.generation import hepmc
 from workflow_scripts.validation import closure
 
@@ -477,6 +479,199 @@ def test_a_tool_that_fails_to_build_stops_the_run_naming_rule_and_log(tmp_path):
     log = (tmp_path / "run" / "logs" / "install_delphes.log").read_text()
     assert f"no delphes source in {empty}" in log
     assert not (tmp_path / "run" / "tools" / "delphes.json").exists()
+
+
+# --- the generator image: built by podman, run by Snakemake's own container mechanism ----------------------------
+#
+# Snakemake 9 speaks only apptainer (--sdm apptainer), which Debian 12 does not package; tests/external/apptainer_adapter
+# stands in for it with podman. Where podman runs but refuses its default runtime or limits (this CI kind: cgroups in
+# hybrid mode, no CAP_SYS_RESOURCE), the tests give it a containers.conf with runc and the caller's own limits. No base
+# image can be pulled there: CI builds FROM a Debian 12 root file system made by mmdebstrap.
+
+ADAPTER = ROOT / "tests" / "external" / "apptainer_adapter"
+IMAGE_SAMPLES = ("mg_qcd_delphes", "hv_delphes", "mg_z_embedded")  # the samples of stack_run
+BASE_IMAGE = "localhost/debian-base:bookworm-mmdebstrap"
+
+
+def image_unavailable(reason):
+    if os.environ.get("REQUIRE_GENERATOR_IMAGE") == "1":
+        pytest.fail(f"REQUIRE_GENERATOR_IMAGE=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory):
+    """podman, configured to run on this machine; yields the environment its callers need."""
+    if shutil.which("podman") is None:
+        image_unavailable("podman is not installed (Debian: apt-get install podman runc)")
+    import resource
+
+    configuration = tmp_path_factory.mktemp("podman") / "containers.conf"
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = min(32768, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+    lines = ["[containers]", f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]']
+    if shutil.which("runc"):
+        lines += ["[engine]", 'runtime = "runc"']
+    configuration.write_text("\n".join(lines) + "\n")
+    previous = os.environ.get("CONTAINERS_CONF")
+    os.environ["CONTAINERS_CONF"] = str(configuration)
+    check = subprocess.run(["podman", "info"], capture_output=True, text=True)
+    if check.returncode != 0:
+        image_unavailable(f"podman does not run here: {check.stderr[-500:]}")
+    yield os.environ.copy()
+    if previous is None:
+        os.environ.pop("CONTAINERS_CONF")
+    else:
+        os.environ["CONTAINERS_CONF"] = previous
+
+
+@pytest.fixture(scope="module")
+def base_image(podman, tmp_path_factory):
+    """A Debian 12 base: $GENERATOR_IMAGE_BASE, else one made by mmdebstrap from Debian's archive (kept in podman)."""
+    if os.environ.get("GENERATOR_IMAGE_BASE"):
+        return os.environ["GENERATOR_IMAGE_BASE"]
+    if generator_image.inspect("podman", BASE_IMAGE) is None:
+        if shutil.which("mmdebstrap") is None:
+            image_unavailable("no base image can be pulled here, and mmdebstrap is not installed (apt-get install mmdebstrap)")
+        tarball = tmp_path_factory.mktemp("base") / "bookworm.tar"
+        subprocess.run(["mmdebstrap", "--variant=minbase", "--mode=root", "--quiet", "bookworm", str(tarball)], check=True)
+        subprocess.run(["podman", "import", "--quiet", str(tarball), BASE_IMAGE], check=True, capture_output=True)
+    return BASE_IMAGE
+
+
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # what this machine's pip trusts, behind its proxy
+
+
+@pytest.fixture(scope="module")
+def built_image(base_image, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("image") / "build.log"
+    with open(log_path, "w") as log:
+        try:
+            record = generator_image.build("podman", source_dir=SOURCE_DIR, base_image=base_image, jobs=os.cpu_count() or 2,
+                                           ca_bundle=SYSTEM_CA_BUNDLE if SYSTEM_CA_BUNDLE.is_file() else None, log=log)
+        except generator_image.ImageError as error:
+            pytest.fail(f"{error}:\n{log_path.read_text()[-6000:]}")
+    print(f"generator image {record['tag']}: {record['size_bytes'] / 1e9:.2f} GB, built in {record['build_seconds']} s")
+    return record
+
+
+def container_snakemake(workdir, image, *targets, env):
+    """A run whose MadGraph and Delphes jobs run in `image`, with no tools on the host to fall back on."""
+    overlay = workdir / "image.yaml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    overlay.write_text(f"containers: {{generators: {json.dumps(image)}}}\n")
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(TINY), str(REAL_STACK), str(overlay), "--cores", "2", *targets, "--sdm", "apptainer"]
+    environment = {key: value for key, value in env.items() if key != install_tools.SOURCE_DIR_VARIABLE}
+    environment |= {"PATH": f"{ADAPTER}{os.pathsep}{env['PATH']}",
+                    install_tools.CACHE_VARIABLE: str(workdir / "no-tools-here")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=1500, env=environment)
+
+
+def test_the_image_builds_keyed_by_its_context_and_a_rebuild_reuses_it(built_image, base_image):
+    assert built_image["tag"] == f"{generator_image.IMAGE_NAME}:{built_image['key']}"
+    assert re.fullmatch(r"docker://localhost/weak-supervision-generators:[0-9a-f]{16}@sha256:[0-9a-f]{64}",
+                        built_image["reference"])
+    again = io.StringIO()
+    assert generator_image.build("podman", source_dir=SOURCE_DIR, base_image=base_image, log=again) == built_image
+    assert "reusing it" in again.getvalue()
+    listing = subprocess.run(["podman", "run", "--rm", built_image["tag"], "bash", "-c",
+                              "ls /run/secrets; python -c 'import ROOT, pythia8mc, workflow_scripts; print(workflow_scripts.__file__)';"
+                              " ls /opt/tools; cat $PIPELINE_IMAGE_KEY_FILE"], capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr
+    assert "ca" not in listing.stdout.split()  # the build secret stays out of the image
+    assert "/opt/pipeline/workflow_scripts/__init__.py" in listing.stdout  # the code is in the image
+    assert {"delphes.json", "madgraph.json"} <= set(listing.stdout.split()) and built_image["key"] in listing.stdout
+
+
+@pytest.fixture(scope="module")
+def image_run(stack_run, built_image, podman, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("image_run")
+    targets = [path for sample in IMAGE_SAMPLES for path in events_files(sample)]
+    result = container_snakemake(workdir, built_image["reference"], *targets, env=podman)
+    assert result.returncode == 0, result.stderr[-6000:]
+    return workdir
+
+
+def test_the_chain_in_the_image_gives_the_native_runs_outputs(image_run, stack_run, built_image):
+    # The jobs ran in the image (their logs name its key), and the host built nothing.
+    for log in ["logs/madgraph_gridpack/mg_qcd_delphes.log", "logs/madgraph_events/mg_qcd_delphes/chunk0.log",
+                "logs/simulate_delphes/hv_delphes/chunk1.log"]:
+        assert f"from the generator image {built_image['key']}" in (image_run / log).read_text(), log
+        assert "from the generator image" not in (stack_run / log).read_text()
+    assert not (image_run / "tools").exists() and not (image_run / "no-tools-here").exists()
+    # Same seeds, same events: the Parquet and LHE files byte for byte; the Delphes files in every branch but the
+    # run-dependent three (its own timings), which differ between any two runs, native ones too.
+    compared = 0
+    for path in sorted((stack_run / "results").rglob("*")):
+        relative = path.relative_to(stack_run)
+        if path.suffix == ".parquet" or path.name.endswith(".lhe.gz"):
+            assert (image_run / relative).read_bytes() == path.read_bytes(), relative
+            compared += 1
+        elif path.suffix == ".root" and "delphes" in relative.parts:
+            assert delphes_content(image_run / relative) == delphes_content(path), relative
+            compared += 1
+    assert compared >= 9
+    for sample in ("mg_qcd_delphes", "mg_z_embedded"):
+        native, contained = gridpack_record(stack_run, sample), gridpack_record(image_run, sample)
+        assert contained["cross_section_pb"] == native["cross_section_pb"]
+
+
+def test_the_generator_image_target_saves_the_built_image_for_apptainer(built_image, base_image, podman, tmp_path):
+    """`snakemake generator_image` with the same context finds the image built and saves it as a docker-archive file,
+    the input of `apptainer build generators.sif docker-archive:...`."""
+    overlay = tmp_path / "build.yaml"
+    overlay.write_text(yaml.safe_dump({"containers": {"build": {"base_image": base_image}},
+                                       "tools": {"source_dir": str(SOURCE_DIR)}}))
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(TINY), str(overlay), "--cores", "2", "generator_image"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=podman)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "reusing it" in (tmp_path / "logs" / "generator_image.log").read_text()
+    record = json.loads((tmp_path / "results" / "images" / "generators.json").read_text())
+    assert record["reference"] == built_image["reference"] and record["archive"] == "results/images/generators.tar"
+    with tarfile.open(tmp_path / "results" / "images" / "generators.tar") as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))
+        config = json.load(archive.extractfile(manifest[0]["Config"]))
+    assert manifest[0]["RepoTags"] == [built_image["tag"]]
+    assert manifest[0]["Config"].startswith(built_image["image_id"].removeprefix("sha256:"))  # the image, not another
+    assert f"{install_tools.RECORDS_VARIABLE}=/opt/tools" in config["config"]["Env"]
+    assert not [path.name for path in (tmp_path / "results" / "images").iterdir() if path.name.startswith(".")]
+
+
+def test_an_image_without_a_tool_stops_the_job_naming_image_and_tool(built_image, podman, tmp_path):
+    """An image that lacks Delphes: the job stops, naming the image and the tool, and leaves no output."""
+    recipe = tmp_path / "context" / "Dockerfile"
+    recipe.parent.mkdir()
+    recipe.write_text(f"FROM {built_image['tag']}\nRUN rm /opt/tools/delphes.json\n")
+    tag = f"{generator_image.IMAGE_NAME}-without-delphes:test"
+    subprocess.run(["podman", "build", "--quiet", "--tag", tag, str(recipe.parent)], check=True, capture_output=True)
+    digest = generator_image.image_digest("podman", generator_image.inspect("podman", tag))
+    target = "results/delphes/hv_delphes/chunk0.root"
+    result = container_snakemake(tmp_path / "run", f"docker://{tag}@{digest}", target, env=podman)
+    assert result.returncode != 0 and "Error in rule simulate_delphes" in result.stderr
+    log = (tmp_path / "run" / "logs" / "simulate_delphes" / "hv_delphes" / "chunk0.log").read_text()
+    assert f"the generator image {built_image['key']}" in log
+    assert "has no delphes: /opt/tools/delphes.json does not exist" in log
+    assert not (tmp_path / "run" / target).exists()
+
+
+def test_a_failed_build_leaves_no_tag_and_no_record(built_image, base_image, tmp_path):
+    """A recipe that fails after its first steps: the engine ran, but no tag or build record says it built."""
+    repository = tmp_path / "checkout"
+    generator_image.assemble_context(generator_image.context_files(ROOT), repository, "unused")
+    recipe = repository / generator_image.DOCKERFILE
+    failing = recipe.read_text().replace("ENV VIRTUAL_ENV=", "RUN echo 'a step that fails' && false\nENV VIRTUAL_ENV=", 1)
+    recipe.unlink()  # linked to the checkout's recipe: replace it, never write through it
+    recipe.write_text(failing)
+    cache = tmp_path / "records"
+    log = io.StringIO()
+    with pytest.raises(generator_image.ImageError, match="podman failed to build the generator image"):
+        generator_image.build("podman", repository=repository, base_image=base_image, cache=cache, log=log)
+    key = generator_image.context_key(generator_image.context_files(repository), base_image)
+    assert key != built_image["key"]
+    assert generator_image.inspect("podman", f"{generator_image.IMAGE_NAME}:{key}") is None
+    assert not (cache / f"{key}.json").exists() and not list(cache.glob("context-*"))
 
 
 # --- detector closure: the embedded simulation against Delphes on the same events ---------------------------------

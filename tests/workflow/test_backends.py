@@ -2,6 +2,7 @@
 schedules for each choice, and a real MadGraph LHE file going through the MadGraph generator's shower."""
 
 import copy
+import os
 import gzip
 import re
 import shutil
@@ -258,6 +259,46 @@ def test_docker_hub_and_registry_port_references_are_accepted():
     for image in ("docker://rootproject/root:6.30.06-ubuntu22.04@sha256:" + "0f" * 32,
                   "docker://registry.example.org:5000/hep/generators:v1.0@sha256:" + "0f" * 32):
         validate_config(tiny_with({"qcd_dijet": {"generator": "madgraph"}}, {"generators": image}), SCHEMA)
+
+
+def test_a_sif_file_is_accepted_where_it_exists_and_named_where_it_does_not(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tiny_with({"qcd_dijet": {"generator": "madgraph"}}, {"generators": "images/generators.sif"})
+    with pytest.raises(ConfigError, match=r"config key containers.generators: the SIF file images/generators.sif does not "
+                                          r"exist \(make it from the image archive of rule generator_image"):
+        validate_config(config, SCHEMA)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "generators.sif").write_bytes(b"")
+    validate_config(config, SCHEMA)
+    for image in ("images/generators.img", "docker://images/generators.sif"):
+        with pytest.raises(ConfigError, match="config key containers.generators"):
+            validate_config(tiny_with({"qcd_dijet": {"generator": "madgraph"}}, {"generators": image}), SCHEMA)
+
+
+ADAPTER = ROOT / "tests" / "external" / "apptainer_adapter"
+
+
+@pytest.mark.parametrize("sdm", [True, False])
+def test_the_real_stack_jobs_take_the_image_only_under_apptainer(tmp_path, sdm):
+    """With containers.generators and --sdm apptainer the MadGraph and Delphes jobs run in the image and no install rule
+    is planned; without --sdm apptainer the key changes nothing. (Snakemake asks `apptainer --version` even for a dry
+    run: the tests' stand-in answers.)"""
+    (tmp_path / "generators.sif").write_bytes(b"")
+    overlay = tmp_path / "image.yaml"
+    overlay.write_text("containers: {generators: generators.sif}\n")
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(TINY), str(REAL_STACK), str(overlay), "--cores", "2", "events", "-n", "-p",
+               *(["--sdm", "apptainer"] if sdm else [])]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path,
+                            env=os.environ | {"PATH": f"{ADAPTER}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = dry_run_jobs(result.stdout)
+    rules = {rule for rule, _, _ in jobs}
+    assert {"madgraph_gridpack", "madgraph_events", "simulate_delphes"} <= rules
+    assert ({"install_madgraph", "install_delphes"} & rules) == (set() if sdm else {"install_madgraph", "install_delphes"})
+    for rule, _, command in jobs:
+        if rule in ("madgraph_gridpack", "madgraph_events", "simulate_delphes"):
+            assert ("--tool tools/" in command) is not sdm, command
 
 
 def test_madgraph_refuses_processes_it_cannot_make():

@@ -38,9 +38,19 @@ def legacy_backend_errors(config: dict) -> list[str]:
     return lines
 
 
+def missing_image_errors(config: dict) -> list[str]:
+    """A SIF file named in containers.generators must exist (relative paths from the working directory)."""
+    image = config.get("containers", {}).get("generators") if isinstance(config.get("containers"), dict) else None
+    if isinstance(image, str) and image.endswith(".sif") and not image.startswith("docker://") and not Path(image).is_file():
+        return [f"  config key containers.generators: the SIF file {image} does not exist (make it from the image "
+                "archive of rule generator_image: apptainer build generators.sif docker-archive:results/images/"
+                "generators.tar; see docs/containers.md)"]
+    return []
+
+
 def validate_config(config: dict, schema_path) -> None:
     """Raise ConfigError listing every violation as `key.path: problem`."""
-    legacy = legacy_backend_errors(config)
+    legacy = legacy_backend_errors(config) + missing_image_errors(config)
     if legacy:
         raise ConfigError("invalid configuration (see workflow_scripts/core/schemas/config.schema.yaml):\n" + "\n".join(legacy))
     schema = yaml.safe_load(Path(schema_path).read_text())

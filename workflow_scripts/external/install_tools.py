@@ -38,6 +38,8 @@ SOURCE_DIR_VARIABLE = "PIPELINE_TOOLS_SOURCE_DIR"
 CACHE_VARIABLE = "PIPELINE_TOOLS_CACHE"
 # Where the generator image keeps its install records (containers/Dockerfile): jobs given no record look there.
 RECORDS_VARIABLE = "PIPELINE_TOOL_RECORDS"
+# The file holding the generator image's build key (workflow_scripts.external.generator_image), which jobs print.
+IMAGE_KEY_FILE_VARIABLE = "PIPELINE_IMAGE_KEY_FILE"
 COMPLETE_MARKER = ".complete"
 
 
@@ -179,8 +181,31 @@ def unpack(tarball: Path, destination: Path) -> Path:
         tops = {Path(member.name).parts[0] for member in archive.getmembers() if member.name.strip("./")}
         if len(tops) != 1:
             raise ToolError(f"{tarball}: expected one top-level directory, found {sorted(tops)[:5]}")
-        archive.extractall(destination, filter="tar")
+        extract_all(archive, destination)
     return destination / tops.pop()
+
+
+def extract_all(archive: tarfile.TarFile, destination: Path) -> None:
+    """extractall with the protection of the `tar` filter: nothing written or linked outside `destination`.  Python
+    3.11 before 3.11.4 (Debian 12's, which the generator image may run) has no filters, so there it is checked here."""
+    if hasattr(tarfile, "tar_filter"):
+        archive.extractall(destination, filter="tar")
+        return
+    root = Path(destination).resolve()
+
+    def inside(path: Path) -> bool:
+        return path == root or root in path.parents
+
+    for member in archive.getmembers():
+        target = (root / member.name).resolve()
+        link = None
+        if member.issym():
+            link = (target.parent / member.linkname).resolve()
+        elif member.islnk():
+            link = (root / member.linkname).resolve()
+        if not inside(target) or (link is not None and not inside(link)) or member.isdev():
+            raise ToolError(f"{archive.name}: refusing member {member.name}, which leads outside {root}")
+    archive.extractall(destination)
 
 
 def replace_once(path: Path, old: str, new: str) -> None:
@@ -346,14 +371,38 @@ def load_record(path, tool: str) -> dict:
     return record
 
 
+def running_image() -> str:
+    """The container this process runs in, as apptainer names it, or ''."""
+    return os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER") or ""
+
+
+def image_key() -> str:
+    """The key of the generator image this process runs in, or 'unkeyed' for an image built without it."""
+    try:
+        return Path(os.environ[IMAGE_KEY_FILE_VARIABLE]).read_text().strip()
+    except (KeyError, OSError):
+        return "unkeyed"
+
+
 def record_or_default(path, tool: str) -> dict:
-    """The install record a job was given, else the image's (${RECORDS_VARIABLE}/<tool>.json)."""
-    if path is None:
-        directory = os.environ.get(RECORDS_VARIABLE)
-        if not directory:
-            raise ToolError(f"no {tool} install record given (--tool) and ${RECORDS_VARIABLE} is not set: "
-                            f"build it with rule install_{tool} or run in the generator image")
-        path = Path(directory) / f"{tool}.json"
+    """The install record a job was given, else the generator image's (${RECORDS_VARIABLE}/<tool>.json)."""
+    if path is not None:
+        return load_record(path, tool)
+    directory = os.environ.get(RECORDS_VARIABLE)
+    container = running_image()
+    if not directory:
+        if container:
+            raise ToolError(f"the container image {container} is not the generator image: it sets no "
+                            f"${RECORDS_VARIABLE}, so it has no {tool} (build the image of containers/Dockerfile: "
+                            "rule generator_image)")
+        raise ToolError(f"no {tool} install record given (--tool) and ${RECORDS_VARIABLE} is not set: "
+                        f"build it with rule install_{tool} or run in the generator image")
+    path = Path(directory) / f"{tool}.json"
+    image = image_key()
+    if not path.is_file():
+        raise ToolError(f"the generator image {image}{f' ({container})' if container else ''} has no {tool}: "
+                        f"{path} does not exist; rebuild the image (rule generator_image)")
+    print(f"{tool}: from the generator image {image} ({path})", flush=True)
     return load_record(path, tool)
 
 

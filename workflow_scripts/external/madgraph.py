@@ -512,7 +512,7 @@ def generate_from_gridpack(gridpack, record_path, sample_name: str, chunk: int, 
         scratch = Path(scratch)
         try:
             with tarfile.open(gridpack) as archive:
-                archive.extractall(scratch, filter="tar")
+                install_tools.extract_all(archive, scratch)
         except (OSError, tarfile.TarError) as error:
             raise OSError(f"cannot unpack gridpack {gridpack} for {what}: {error}") from error
         environment = tool_path_environment(tool)
