@@ -147,7 +147,7 @@ IMAGE_BUILD = config.get("containers", {}).get("build", {})
 
 
 def generator_image_options(wildcards):
-    """Options of rule generator_image: the sources the native install rules take, and the build settings."""
+    """The options generator_image passes: the sources the native install rules take, and the build settings."""
     options = [f"--jobs {IMAGE_BUILD.get('jobs', 4)}"]
     if "source_dir" in TOOLS:
         options.append(f"--source-dir {shlex.quote(TOOLS['source_dir'])}")

@@ -3,12 +3,16 @@ CMake layout, install keys and records (tests/external/test_real_stack.py builds
 
 import hashlib
 import io
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from workflow_scripts.external import install_tools
+
+ROOT = Path(__file__).resolve().parents[2]
+VENDOR = Path(os.environ.get(install_tools.SOURCE_DIR_VARIABLE) or ROOT.parent / "shared" / "vendor")
 
 DELPHES_CMAKE = """project(Delphes)
 find_package(ROOT REQUIRED COMPONENTS EG Eve Gui GuiHtml)
@@ -67,6 +71,27 @@ def test_delphes_is_patched_to_build_without_the_event_display(tmp_path):
     assert "install(TARGETS Delphes DESTINATION lib)" in patched and "add_subdirectory(modules)" in patched
     with pytest.raises(install_tools.ToolError, match="expected exactly one"):
         install_tools.patch_delphes_without_display(tmp_path)  # a second patch, or another layout, is refused
+
+
+def test_delphes_hepmc3_reader_is_patched_to_write_no_clock_times(tmp_path):
+    """On the reader of the offline Delphes source: the timings become 0 and MPI -1 under $SOURCE_DATE_EPOCH only."""
+    tarballs = sorted(VENDOR.glob("Delphes-*.tar.gz"))
+    if not tarballs:
+        pytest.skip(f"no Delphes source tarball in {VENDOR}")
+    source = install_tools.unpack(tarballs[0], tmp_path)
+    reader = source / "classes" / "DelphesHepMC3Reader.cc"
+    original = reader.read_text()
+    install_tools.patch_delphes_reproducible(source)
+    patched = reader.read_text()
+    assert 'getenv("SOURCE_DATE_EPOCH")' in patched and "reproducible ? 0.0 : readStopWatch->RealTime()" in patched
+    assert "Clear()\n{\n  fMPI = -1;" in patched and "#include <stdlib.h>" in patched
+    # nothing else changes: the patched file minus the added or edited lines is the original
+    removed = {"  element->ReadTime = readStopWatch->RealTime();", "  element->ProcTime = procStopWatch->RealTime();"}
+    assert [line for line in original.splitlines() if line not in removed] == \
+        [line for line in patched.splitlines() if "patched" not in line and "reproducible" not in line
+         and line not in ("  fMPI = -1; // patched for reproducible files: unknown unless given", "#include <stdlib.h>")]
+    with pytest.raises(install_tools.ToolError, match="expected exactly one"):
+        install_tools.patch_delphes_reproducible(source)
 
 
 def test_the_root_wheels_cmake_layout_is_mirrored_inside_the_prefix(tmp_path):

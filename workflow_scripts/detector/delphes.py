@@ -20,11 +20,13 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 from workflow_scripts.core import files
@@ -39,7 +41,9 @@ PROGRAM = "DelphesHepMC3"
 def delphes_program(record) -> tuple[str, Path, dict]:
     """DelphesHepMC3, the CMS card and the environment, from an install record (rule install_delphes, or the image's)."""
     tool = install_tools.record_or_default(record, "delphes")
-    return tool["programs"][PROGRAM], Path(tool["cms_card"]), install_tools.tool_environment(tool)
+    # The patched reader then writes no wall-clock times (install_tools.patch_delphes_reproducible): same events, same bytes.
+    environment = install_tools.tool_environment(tool) | {install_tools.REPRODUCIBLE_VARIABLE: "0"}
+    return tool["programs"][PROGRAM], Path(tool["cms_card"]), environment
 
 
 def _relay(stream, sink) -> None:
@@ -74,11 +78,36 @@ def tree_entries(path) -> int:
 
 
 def write_provenance(path, provenance: dict) -> None:
-    """The provenance record as the embedded simulation stores it (a TObjString under PROVENANCE_KEY)."""
+    """The provenance record as the embedded simulation stores it (a TObjString under PROVENANCE_KEY); then the file's
+    process UUIDs are made the provenance's (fix_process_uuids)."""
     import uproot
 
     with delphes_io.fixed_root_dates(), uproot.update(path) as handle:
         handle[delphes_io.PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
+    fix_process_uuids(path, provenance)
+
+
+# A TProcessID's key: class name, then its name ProcessID<n> and its title, a UUID, as ROOT's length-prefixed strings.
+PROCESS_ID_KEY = re.compile(rb"\nTProcessID\nProcessID(\d)\$([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})")
+
+
+def fix_process_uuids(path, provenance: dict) -> None:
+    """A file with TRefs (Delphes' jet constituents) holds a TProcessID titled with the writing process's own UUID,
+    made from the clock, which ROOT's `reproducible` option leaves in place. Each such UUID is replaced, wherever it
+    appears, by one derived from the provenance: the same length, so no offset in the file moves (the object is small
+    and stored uncompressed; an occurrence that is not found in plain text is left, and the tests would see it)."""
+    path = Path(path)
+    data = path.read_bytes()
+    found = {match.group(2): int(match.group(1)) for match in PROCESS_ID_KEY.finditer(data)}
+    if not found:
+        return
+    digest = delphes_io.provenance_digest(provenance)
+    for process_uuid, number in found.items():
+        fixed = str(uuid.uuid5(uuid.NAMESPACE_URL, f"delphes-process:{digest}/{number}")).encode()
+        data = data.replace(process_uuid, fixed)
+    partial = path.with_name(f".{path.name}.uuid")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 @contextlib.contextmanager

@@ -59,10 +59,15 @@ def write_delphes_root(collections: dict[str, ak.Array], output, provenance: dic
         root_file[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
 
 
+def provenance_digest(provenance: dict) -> str:
+    """The hash of a file's provenance (sample, chunk, seeds, card hash, detector settings: what fixes its content),
+    from which the UUIDs the file holds are derived."""
+    return hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()
+
+
 def _provenance_uuids(provenance: dict):
-    """uproot's uuid_function: UUIDs derived from the file's provenance (sample, chunk, seeds, card hash, detector
-    settings: what fixes its content), a new one per call."""
-    digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()
+    """uproot's uuid_function: UUIDs derived from the file's provenance, a new one per call."""
+    digest = provenance_digest(provenance)
     calls = itertools.count()
     return lambda: uuid.uuid5(uuid.NAMESPACE_URL, f"delphes-root:{digest}/{next(calls)}")
 

@@ -226,6 +226,26 @@ def patch_delphes_without_display(source: Path) -> None:
     replace_once(cmake, "install(TARGETS Delphes DelphesDisplay DESTINATION lib)", "install(TARGETS Delphes DESTINATION lib)")
 
 
+# The convention of reproducible builds: where it is set, the patched HepMC3 reader writes no wall-clock times.
+REPRODUCIBLE_VARIABLE = "SOURCE_DATE_EPOCH"
+
+
+def patch_delphes_reproducible(source: Path) -> None:
+    """Same events, same file. The HepMC3 reader writes its wall-clock timings into Event.ReadTime and ProcTime, and
+    into Event.MPI a member it never sets when an event has no `mpi` attribute (Pythia's batch record gives none), so
+    uninitialised memory. With $SOURCE_DATE_EPOCH set the timings are 0, and MPI is -1 (unknown) unless an event
+    gives it; no other value changes."""
+    reader = source / "classes" / "DelphesHepMC3Reader.cc"
+    replace_once(reader, "#include <stdio.h>\n", "#include <stdio.h>\n#include <stdlib.h>\n")
+    replace_once(reader, "void DelphesHepMC3Reader::Clear()\n{\n",
+                 "void DelphesHepMC3Reader::Clear()\n{\n  fMPI = -1; // patched for reproducible files: unknown unless given\n")
+    replace_once(reader, "  element->ReadTime = readStopWatch->RealTime();\n  element->ProcTime = procStopWatch->RealTime();\n",
+                 "  // patched for reproducible files: no wall-clock times where SOURCE_DATE_EPOCH is set\n"
+                 f"  const bool reproducible = getenv(\"{REPRODUCIBLE_VARIABLE}\") != NULL;\n"
+                 "  element->ReadTime = reproducible ? 0.0 : readStopWatch->RealTime();\n"
+                 "  element->ProcTime = reproducible ? 0.0 : procStopWatch->RealTime();\n")
+
+
 def root_cmake_dir(root: dict, prefix: Path) -> Path:
     """A ROOT CMake directory that find_package can use.
 
@@ -252,6 +272,7 @@ def build_delphes(tarball: Path, prefix: Path, jobs: int, root: dict) -> None:
     with tempfile.TemporaryDirectory(prefix="delphes-build-") as scratch:
         source = unpack(tarball, Path(scratch))
         patch_delphes_without_display(source)
+        patch_delphes_reproducible(source)
         build = Path(scratch) / "build"
         run(["cmake", "-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_INSTALL_PREFIX={prefix}",
              f"-DROOT_DIR={root_cmake_dir(root, prefix)}",
