@@ -162,8 +162,9 @@ def build(engine: str = "podman", *, repository: Path = REPOSITORY, source_dir=N
             context = Path(scratch) / "context"
             assemble_context(files, context, key)
             id_file = Path(scratch) / "image-id"
+            # The host's network: apt and pip reach their archives as the host does, with no bridge or NAT needed.
             command = [executable, "build", "--file", str(context / DOCKERFILE), "--iidfile", str(id_file),
-                       "--build-arg", f"JOBS={jobs}"]
+                       "--network", "host", "--build-arg", f"JOBS={jobs}"]
             if engine == "podman":
                 command += ["--format", "docker"]  # the OCI format drops SHELL, and with it pipefail
             if base_image:
