@@ -598,7 +598,7 @@ def test_a_failed_build_leaves_no_tag_and_no_record(built_image, base_image, tmp
     key = generator_image.context_key(generator_image.context_files(repository), base_image)
     assert key != built_image["key"]
     assert generator_image.inspect("podman", f"{generator_image.IMAGE_NAME}:{key}") is None
-    assert not (cache / f"{key}.json").exists() and not list(cache.glob("context-*"))
+    assert not (cache / f"podman-{key}.json").exists() and not list(cache.glob("context-*"))
 
 
 # --- detector closure: the embedded simulation against Delphes on the same events ---------------------------------

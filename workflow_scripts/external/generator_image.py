@@ -5,7 +5,7 @@ from a local source directory, the MadGraph and Delphes tarballs that ``install_
 hashes every file in it and the base image, so the image tag ``localhost/weak-supervision-generators:<key>`` names
 exactly what was built: a rerun with the same context finds the tag and builds nothing, and a changed file builds
 anew (the engine's layer cache keeps that cheap when only the code changed).  The build itself is untagged; the tag
-and the build record (``<cache>/<key>.json``) are written only after it succeeded, so a failed or killed build
+and the build record (``<cache>/<engine>-<key>.json``) are written only after it succeeded, so a failed or killed build
 leaves nothing a later run would trust.
 
 The archive (``--archive``, docker-archive format) is what ``apptainer build generators.sif docker-archive:FILE``
@@ -151,8 +151,8 @@ def build(engine: str = "podman", *, repository: Path = REPOSITORY, source_dir=N
     tag = f"{IMAGE_NAME}:{key}"
     cache = cache_directory(cache)
     cache.mkdir(parents=True, exist_ok=True)
-    record_path = cache / f"{key}.json"
-    with install_tools.locked(cache / f".{key}.lock"):
+    record_path = cache / f"{engine}-{key}.json"  # each engine keeps its own images
+    with install_tools.locked(cache / f".{engine}-{key}.lock"):
         record = load_build_record(record_path)
         described = inspect(engine, tag)
         if record and described and record.get("engine") == engine and record.get("image_id") == described["Id"]:
