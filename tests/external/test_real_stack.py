@@ -142,6 +142,9 @@ def madgraph_configuration(record):
     return (Path(record["prefix"]) / "input" / "mg5_configuration.txt").read_bytes()
 
 
+STACK_SAMPLES = ("mg_qcd_delphes", "hv_delphes", "mg_z_embedded")  # run natively by stack_run, and in the image
+
+
 @pytest.fixture(scope="session")  # session: the image's tests, which run last, compare with this run
 def configuration_before_runs(tool_records):
     return madgraph_configuration(tool_records["madgraph"])
@@ -150,7 +153,7 @@ def configuration_before_runs(tool_records):
 @pytest.fixture(scope="session")
 def stack_run(tool_records, configuration_before_runs, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("real_stack")
-    targets = [path for sample in ("mg_qcd_delphes", "hv_delphes", "mg_z_embedded") for path in events_files(sample)]
+    targets = [path for sample in STACK_SAMPLES for path in events_files(sample)]
     result = snakemake(workdir, *targets)
     assert result.returncode == 0, result.stderr[-6000:]
     again = snakemake(workdir, *targets, "-n")
@@ -487,7 +490,6 @@ def test_a_tool_that_fails_to_build_stops_the_run_naming_rule_and_log(tmp_path):
 # Debian 12 base with mmdebstrap (no registry can be reached here) and build the image; these tests run last.
 
 ADAPTER = ROOT / "tests" / "external" / "apptainer_adapter"
-IMAGE_SAMPLES = ("mg_qcd_delphes", "hv_delphes", "mg_z_embedded")  # the samples of stack_run
 def container_snakemake(workdir, image, *targets, env):
     """A run whose MadGraph and Delphes jobs run in `image`, with no tools on the host to fall back on."""
     overlay = workdir / "image.yaml"
@@ -520,7 +522,7 @@ def test_the_image_builds_keyed_by_its_context_and_a_rebuild_reuses_it(built_ima
 @pytest.fixture(scope="session")
 def image_run(stack_run, built_image, podman, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("image_run")
-    targets = [path for sample in IMAGE_SAMPLES for path in events_files(sample)]
+    targets = [path for sample in STACK_SAMPLES for path in events_files(sample)]
     result = container_snakemake(workdir, built_image["reference"], *targets, env=podman)
     assert result.returncode == 0, result.stderr[-6000:]
     return workdir

@@ -50,9 +50,10 @@ def missing_image_errors(config: dict) -> list[str]:
 
 def validate_config(config: dict, schema_path) -> None:
     """Raise ConfigError listing every violation as `key.path: problem`."""
-    legacy = legacy_backend_errors(config) + missing_image_errors(config)
-    if legacy:
-        raise ConfigError("invalid configuration (see workflow_scripts/core/schemas/config.schema.yaml):\n" + "\n".join(legacy))
+    # What the schema cannot say: a replaced key, a file that must exist.
+    problems = legacy_backend_errors(config) + missing_image_errors(config)
+    if problems:
+        raise ConfigError("invalid configuration (see workflow_scripts/core/schemas/config.schema.yaml):\n" + "\n".join(problems))
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda error: list(error.absolute_path))
