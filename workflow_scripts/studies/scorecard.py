@@ -46,6 +46,7 @@ class Measured:
     uncertainty: float
     statistics: float | None = None  # the run's setup quantity the claim's testability compares (events, trials)
     reason: str = ""  # why there is no value, when there is none
+    detail: str = ""  # how the value and its uncertainty were made up, for the scorecard's detail column
 
 
 def _absent(path, select: dict) -> Measured:
@@ -194,11 +195,11 @@ def set_fraction(claim_id: str, spec: dict, read) -> Measured:
 
 def _gluino_measure(name: str):
     """A measure of studies.cohen2018_lhc.combination, imported when a claim uses it: the rules import this module to
-    plan, and the combination imports torch. It returns (value, uncertainty, statistics)."""
+    plan, and the combination imports torch. It returns Measured's fields as a dict."""
     def measure(claim_id: str, spec: dict, read) -> Measured:
         from workflow_scripts.studies.cohen2018_lhc import combination
 
-        return Measured(*getattr(combination, name)(claim_id, spec, read))
+        return Measured(**getattr(combination, name)(claim_id, spec, read))
     return measure
 
 
@@ -243,7 +244,7 @@ def score(claim: dict, read) -> dict:
     outcome, pull = verdict(claim["value"], claim.get("uncertainty") or 0.0, measured, claim.get("tolerance", 0.0),
                             claim.get("paper_statistics"), claim.get("minimum_share", 0.5),
                             claim.get("largest_uncertainty"), claim.get("minimum_run_statistics"))
-    detail = " ".join(claim.get("note", "").split())
+    detail = " ".join(part for part in (measured.detail, " ".join(claim.get("note", "").split())) if part)
     if outcome == UNTESTABLE:
         detail = " ".join(part for part in (measured.reason + "." if measured.reason else "",
                                             f"tested by {claim['tested_by']}." if claim.get("tested_by") else "",

@@ -19,6 +19,12 @@ measured on the other half, so the comparison is free of training bias.  The
 paper's own procedure runs beside it, to measure that bias: a second combiner
 trains on every evaluation event and is cut on the same events
 (``same_events_logit``; working_points.csv's ``combined_reduction_same_events``).
+
+Which events land in which half is itself a random choice. The combination is
+repeated over ``half_splits`` independent splits (split 0 is the one the
+figures draw; split k > 0 writes ``half_split{k}`` and
+``combined_logit_split{k}``), and the spread of the reduction over them is part
+of its uncertainty, beside a bootstrap over the events cut on.
 """
 
 from __future__ import annotations
@@ -104,6 +110,40 @@ def represent_whole(weights, labels, half_mask) -> np.ndarray:
     return scaled
 
 
+def whole_weights(weights, labels, halves) -> np.ndarray:
+    """Every event's weight in its own half, each half carrying each class's whole cross section."""
+    halves = np.asarray(halves)
+    return represent_whole(weights, labels, halves == "eval") + represent_whole(weights, labels, halves == "train")
+
+
+def split_columns(split: int) -> tuple[str, str]:
+    """The (half, combined logit) columns of a split of the evaluation events into halves; split 0 is the main one."""
+    return ("half", "combined_logit") if split == 0 else (f"half_split{split}", f"combined_logit_split{split}")
+
+
+def half_splits(events: pd.DataFrame) -> int:
+    """How many splits into halves the events carry."""
+    split = 1
+    while all(column in events.columns for column in split_columns(split)):
+        split += 1
+    return split
+
+
+def split_view(events: pd.DataFrame, split: int) -> pd.DataFrame:
+    """The events as split `split` divides them: its halves, its combiner's logit and the weights its halves give."""
+    if split == 0:
+        return events
+    half, logit = split_columns(split)
+    return events.assign(half=events[half], combined_logit=events[logit],
+                         weight_pb=whole_weights(events.cross_section_weight_pb, events.label, events[half]))
+
+
+def split_reductions(events: pd.DataFrame, efficiency: float) -> np.ndarray:
+    """The held-out reduction against the better single cut at one signal efficiency, for every split into halves."""
+    return np.array([working_points(split_view(events, split), [efficiency]).combined_reduction_vs_best_single.iloc[0]
+                     for split in range(half_splits(events))])
+
+
 def network_outputs(events: pd.DataFrame, model_path, device="cpu") -> pd.DataFrame:
     """Logits and outputs of the first full and first weak baseline network for every event, and the spread
     full output."""
@@ -178,27 +218,28 @@ def efficiency_for_signal(events: pd.DataFrame, signal_fb: float, procedure: str
     return signal_fb / total if 0 < signal_fb <= total else float("nan")
 
 
-def background_at_signal_measure(claim_id: str, spec: dict, read):
+def background_at_signal_measure(claim_id: str, spec: dict, read) -> dict:
     """Scorecard measure: one selection's background (fb, with its Monte Carlo error) at the cut that keeps the
-    claim's signal cross section: (value, uncertainty, statistics: the background events passing)."""
+    claim's signal cross section; its statistics are the background events passing."""
     _, events = read(spec["file"])
     efficiency = efficiency_for_signal(events, spec["signal_fb"])
     if not np.isfinite(efficiency):
-        return float("nan"), float("inf"), None
+        return {"value": float("nan"), "uncertainty": float("inf")}
     point = working_points(events, [efficiency]).set_index("selection").loc[spec["selection"]]
-    return float(point.background_fb), float(point.background_fb_error), float(point.background_events)
+    return {"value": float(point.background_fb), "uncertainty": float(point.background_fb_error),
+            "statistics": float(point.background_events)}
 
 
-def reduction_measure(claim_id: str, spec: dict, read):
+def reduction_measure(claim_id: str, spec: dict, read) -> dict:
     """Scorecard measure: the combination's background reduction against the better single network at the claim's
-    signal cross section, by the spec's procedure (held_out or same_events), with the standard deviation of a
-    bootstrap over that procedure's events: (value, uncertainty, statistics: the fewest background events any of the
-    three cuts passes)."""
+    signal cross section, by the spec's procedure (held_out or same_events). Its uncertainty is the standard deviation
+    of a bootstrap over that procedure's events and, held out, the standard deviation over the splits into halves,
+    in quadrature; its statistics are the fewest background events any of the three cuts passes."""
     _, events = read(spec["file"])
     procedure = spec.get("procedure", "held_out")
     efficiency = efficiency_for_signal(events, spec["signal_fb"], procedure)
     if not np.isfinite(efficiency):
-        return float("nan"), float("inf"), None
+        return {"value": float("nan"), "uncertainty": float("inf")}
 
     def points(sample: pd.DataFrame) -> pd.DataFrame:
         return working_points(sample, [efficiency], procedure)
@@ -208,9 +249,21 @@ def reduction_measure(claim_id: str, spec: dict, read):
     resampled = np.array([points(chosen.iloc[rng.integers(0, len(chosen), len(chosen))])
                           .combined_reduction_vs_best_single.iloc[0] for _ in range(spec.get("bootstrap", 200))])
     resampled = resampled[np.isfinite(resampled)]
-    spread = float(np.std(resampled, ddof=1)) if len(resampled) > 1 else float("inf")
+    over_events = float(np.std(resampled, ddof=1)) if len(resampled) > 1 else float("inf")
     measured = points(chosen)
-    return float(measured.combined_reduction_vs_best_single.iloc[0]), spread, float(measured.background_events.min())
+    value = float(measured.combined_reduction_vs_best_single.iloc[0])
+    detail = f"Bootstrap over the events cut on: +- {over_events:.3f}."
+    uncertainty = over_events
+    if procedure == "held_out":
+        reductions = split_reductions(events, efficiency)
+        finite = reductions[np.isfinite(reductions)]
+        if len(reductions) > 1:
+            over_halves = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("inf")
+            uncertainty = float(np.hypot(over_events, over_halves))
+            detail += (f" Over {len(reductions)} splits into halves: mean {np.mean(finite):.3f}, standard deviation "
+                       f"{over_halves:.3f}, {int((finite < 0).sum())} below zero.")
+    return {"value": value, "uncertainty": uncertainty, "statistics": float(measured.background_events.min()),
+            "detail": detail}
 
 
 def decision_grid(combiner, scaler, events: pd.DataFrame, n_points: int = 200) -> pd.DataFrame:
@@ -222,27 +275,52 @@ def decision_grid(combiner, scaler, events: pd.DataFrame, n_points: int = 200) -
                          "combined_logit": combined_logit(combiner, scaler, grid_x, grid_y)})
 
 
+def _split_seed(global_seed: int, stream: str, split: int) -> int:
+    # Split 0 keeps the seeds it had before there were several splits.
+    parts = ("cohen2018_lhc", "combination", stream) + ((split,) if split else ())
+    return derive_seed(global_seed, *parts)
+
+
+def add_splits(events: pd.DataFrame, settings: ensemble.TrainingSettings, background_to_signal: float,
+               global_seed: int, splits: int, device="cpu") -> None:
+    """Splits 1 to `splits` - 1 beside the main one: each its own halves and its own combiner trained on its training
+    half, written into the events as that split's columns."""
+    for split in range(1, splits):
+        half, logit = split_columns(split)
+        events[half] = assign_halves(events.label, _split_seed(global_seed, "halves", split))
+        combiner, scaler = train_combiner(events.assign(half=events[half]), settings, background_to_signal,
+                                          _split_seed(global_seed, "network", split), device)
+        events[logit] = combined_logit(combiner, scaler, events.weak_output, events.full_spread)
+
+
 def run(dataset: pd.DataFrame, background: pd.DataFrame, model_path, settings: ensemble.TrainingSettings,
-        background_to_signal: float, signal_efficiencies, global_seed: int, device="cpu", log=print):
-    """Everything Figs. 9 and 11 draw: per-event outputs, the working points and the combiner's decision grid."""
+        background_to_signal: float, signal_efficiencies, global_seed: int, device="cpu", log=print, splits: int = 1):
+    """Everything Figs. 9 and 11 draw: per-event outputs, the working points and the combiner's decision grid, with
+    the combination repeated over `splits` random splits into halves."""
     events = network_outputs(evaluation_events(dataset, background), model_path, device)
-    events["half"] = assign_halves(events.label, derive_seed(global_seed, "cohen2018_lhc", "combination", "halves"))
+    events["cross_section_weight_pb"] = events.weight_pb
+    events["half"] = assign_halves(events.label, _split_seed(global_seed, "halves", 0))
     log(f"{len(events)} evaluation events ({int(events.label.sum())} signal); combiner trains on "
         f"{int((events.half == 'train').sum())}")
-    combiner, scaler = train_combiner(events, settings, background_to_signal,
-                                      derive_seed(global_seed, "cohen2018_lhc", "combination", "network"), device)
+    combiner, scaler = train_combiner(events, settings, background_to_signal, _split_seed(global_seed, "network", 0),
+                                      device)
     events["combined_logit"] = combined_logit(combiner, scaler, events.weak_output, events.full_spread)
+    add_splits(events, settings, background_to_signal, global_seed, splits, device)
     # The paper's procedure beside it: a combiner trained on every event, cut on the same events.
     same_events, same_scaler = train_combiner(events.assign(half="train"), settings, background_to_signal,
                                               derive_seed(global_seed, "cohen2018_lhc", "combination", "same-events"),
                                               device)
     events["same_events_logit"] = combined_logit(same_events, same_scaler, events.weak_output, events.full_spread)
-    events["weight_pb"] = represent_whole(events.weight_pb, events.label, (events.half == "eval").to_numpy()) \
-        + represent_whole(events.weight_pb, events.label, (events.half == "train").to_numpy())
+    events["weight_pb"] = whole_weights(events.weight_pb, events.label, events.half)
     points = working_points(events, signal_efficiencies)
     points["combined_reduction_same_events"] = points.signal_efficiency.map(
         working_points(events, signal_efficiencies, "same_events")
         .groupby("signal_efficiency").combined_reduction_vs_best_single.first())
+    over_splits = {efficiency: split_reductions(events, efficiency) for efficiency in signal_efficiencies}
+    points["combined_reduction_split_mean"] = points.signal_efficiency.map(
+        {efficiency: np.nanmean(values) for efficiency, values in over_splits.items()})
+    points["combined_reduction_split_std"] = points.signal_efficiency.map(
+        {efficiency: np.nanstd(values, ddof=1) if len(values) > 1 else np.nan for efficiency, values in over_splits.items()})
     model = combiner.state_dict() | scaler.state_dict() | {"inputs": list(COMBINER_INPUTS)}
     return events, points, decision_grid(combiner, scaler, events), model
 
@@ -253,8 +331,8 @@ def main(argv=None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="the baseline networks (lhc_study train --model)")
     parser.add_argument("--background", type=Path, nargs="+", required=True, help="MET-binned background event files")
     parser.add_argument("--settings", required=True,
-                        help="JSON: signal_efficiencies, background_to_signal_weight, network (hidden, optimizer,"
-                             " learning_rate, batch_size, epochs), seed, device")
+                        help="JSON: signal_efficiencies, background_to_signal_weight, half_splits, network (hidden,"
+                             " optimizer, learning_rate, batch_size, epochs), seed, device")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--events", type=Path, required=True, help="per-event outputs (Parquet)")
     parser.add_argument("--working-points", type=Path, required=True)
@@ -267,7 +345,8 @@ def main(argv=None) -> None:
     settings = ensemble.training_settings(combination["network"])
     events, points, grid, model = run(dataset, read_sample(args.background, 0), args.model, settings,
                                       combination["background_to_signal_weight"], combination["signal_efficiencies"],
-                                      combination["seed"], combination.get("device", "cpu"))
+                                      combination["seed"], combination.get("device", "cpu"),
+                                      splits=combination.get("half_splits", 1))
     files.write_table(events, args.events, {"seed": combination["seed"], "background_files": [str(p) for p in args.background],
                                             "weights": "pb; each half scaled to the whole cross section of its class"})
     files.write_csv(points, args.working_points)
