@@ -10,7 +10,12 @@ from snakemake.settings.types import DeploymentMethod
 
 from workflow_scripts.analysis.regions import MjjRegions
 from workflow_scripts.core.devices import nvidia_gpu_present
-from workflow_scripts.core.run_record import CONFIG_KEY, describe_run, scorecard_rows
+from workflow_scripts.core.run_record import (
+    CONFIG_KEY,
+    describe_run,
+    figure_claims,
+    scorecard_rows,
+)
 from workflow_scripts.core.seeding import derive_seed
 from workflow_scripts.external.install_tools import VERSIONS as TOOL_VERSIONS
 from workflow_scripts.external.madgraph import model_digest, process_definition, user_model
@@ -506,6 +511,7 @@ def scorecard_outputs(papers):
 config[CONFIG_KEY]["scorecard"] = scorecard_rows(
     scorecard_outputs(SCORECARD_PAPERS)[:1], [scorecard_outputs([paper])[0] for paper in SCORECARD_PAPERS]
 )
+config[CONFIG_KEY]["figure_claims"] = figure_claims(config[CONFIG_KEY]["scorecard"])
 
 
 # --- Validation (rules/validation.smk) -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import importlib.metadata
 
-from workflow_scripts.core.run_record import describe_run
+from workflow_scripts.core.run_record import describe_run, figure_claims
 
 TOOLS = {"madgraph": "3.5.7", "delphes": "3.5.1"}
 
@@ -30,3 +30,13 @@ def test_record_lists_madgraph_and_delphes_only_when_a_sample_uses_them(tmp_path
     record = describe_run(config(samples), samples, ["/elsewhere/mine.yaml"], tmp_path, TOOLS)
     assert record["versions"]["MadGraph5_aMC"] == "3.5.7" and record["versions"]["Delphes"] == "3.5.1"
     assert record["configfiles"] == ["/elsewhere/mine.yaml"]
+
+
+def test_each_figure_names_the_claims_it_carries_with_their_verdicts():
+    rows = [{"claim": "a.one", "verdict": "agrees", "figures": "cohen2018/fig11_combination"},
+            {"claim": "a.two", "verdict": "deviates", "figures": "cohen2018/fig11_combination cwola/fig04_transfer"},
+            {"claim": "a.finding", "verdict": "paper inconsistent", "figures": ""}]
+    captions = figure_claims(rows)
+    assert captions == {
+        "cohen2018/fig11_combination": "Scorecard claims this figure carries: ``a.one`` (agrees); ``a.two`` (deviates).",
+        "cwola/fig04_transfer": "Scorecard claims this figure carries: ``a.two`` (deviates)."}

@@ -96,6 +96,9 @@ def test_every_claim_reads_a_file_a_rule_writes(workflow_rules):
               if "run" in claim and "file" in claim["run"].get("statistics", {})}
     for path in files:
         assert any(pattern.match(path) for pattern in patterns), path
+    # ... and the figures a claim names are figures a rule draws, so their captions can name the claim.
+    for figure in {figure for claim in claims() for figure in claim.get("figures", [])}:
+        assert any(pattern.match(f"results/figures/{figure}.pdf") for pattern in patterns), figure
 
 
 # --- the scorecard on files ----------------------------------------------------------------------------------------

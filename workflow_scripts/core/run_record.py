@@ -55,3 +55,14 @@ def scorecard_rows(whole, parts) -> list[dict]:
         with open(path, newline="") as stream:
             rows.extend(csv.DictReader(stream))
     return rows
+
+
+def figure_claims(rows) -> dict[str, str]:
+    """Per figure (its path under results/figures without the suffix, e.g. cohen2018/fig11_combination), a sentence
+    naming the scorecard's claims the figure carries with their verdicts, for its caption."""
+    carried: dict[str, list[str]] = {}
+    for row in rows:
+        for figure in (row.get("figures") or "").split():
+            carried.setdefault(figure, []).append(f"``{row['claim']}`` ({row['verdict']})")
+    return {figure: "Scorecard claims this figure carries: " + "; ".join(claims) + "."
+            for figure, claims in carried.items()}

@@ -32,7 +32,7 @@ from workflow_scripts.core.files import atomic_output, read_table, write_csv
 AGREES, DEVIATES, UNTESTABLE, INCONSISTENT = ("agrees", "deviates", "not testable at this run's statistics",
                                               "paper inconsistent")
 AGREEMENT_SIGMA = 2.0
-COLUMNS = ["claim", "paper", "where", "quantity", "paper_value", "paper_uncertainty", "run_value", "run_uncertainty",
+COLUMNS = ["claim", "paper", "where", "figures", "quantity", "paper_value", "paper_uncertainty", "run_value", "run_uncertainty",
            "tolerance", "verdict", "pull", "run_statistics", "paper_statistics", "detail", "paper_text", "run_text"]
 
 
@@ -228,7 +228,8 @@ def claim_files(claims) -> list[str]:
 
 
 def score(claim: dict, read) -> dict:
-    row = {"claim": claim["id"], "paper": claim["paper"], "where": claim["where"], "quantity": claim["quantity"],
+    row = {"claim": claim["id"], "paper": claim["paper"], "where": claim["where"],
+           "figures": " ".join(claim.get("figures", [])), "quantity": claim["quantity"],
            "paper_value": claim.get("value"), "paper_uncertainty": claim.get("uncertainty"),
            "tolerance": claim.get("tolerance", 0.0), "paper_statistics": claim.get("paper_statistics"),
            "run_value": math.nan, "run_uncertainty": math.nan, "run_statistics": math.nan, "pull": math.nan}
