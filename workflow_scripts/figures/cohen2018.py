@@ -250,9 +250,13 @@ def fig11(events: pd.DataFrame, points: pd.DataFrame, grid: pd.DataFrame, output
     axis.contour(matrix.columns.to_numpy(), matrix.index.to_numpy(), matrix.to_numpy(),
                  levels=[point.loc["combined"].cut_logit], colors="black", linestyles="-")
     axis.plot([], [], color="black", ls="-", label="combined-network cut")  # contour sets make no legend entry
-    reduction = point.loc["combined"].combined_reduction_vs_best_single
-    axis.text(0.97, 0.97, f"signal efficiency {efficiency:g}\ncombined cut: background {100 * (1 - reduction):.0f} %\n"
-              "of the better single cut's", transform=axis.transAxes, ha="right", va="top", fontsize=12)
+    combined = point.loc["combined"]
+    text = (f"signal efficiency {efficiency:g}\ncombined cut: background {100 * (1 - combined.combined_reduction_vs_best_single):.0f} %\n"
+            "of the better single cut's")
+    if np.isfinite(combined.get("combined_reduction_split_std", np.nan)):
+        text += (f"\n(over the splits into halves: {100 * (1 - combined.combined_reduction_split_mean):.0f} "
+                 f"± {100 * combined.combined_reduction_split_std:.0f} %)")
+    axis.text(0.97, 0.97, text, transform=axis.transAxes, ha="right", va="top", fontsize=12)
     axis.set(xlabel="Weakly supervised network output", ylabel="log10(log(2 - fully supervised output))")
     axis.legend(loc="lower left", fontsize=11)
     save(figure, output)
