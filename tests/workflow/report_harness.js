@@ -4,6 +4,9 @@
   const wait = ms => new Promise(resolve => setTimeout(resolve, ms));
   const leaf = text => Array.from(document.querySelectorAll("#app *"))
     .find(element => element.children.length === 0 && element.textContent.trim() === text);
+  // A category's results: the rows with an information button (the front page's own tables have none).
+  const resultRows = () => Array.from(document.querySelectorAll("#app tbody tr"))
+    .filter(row => row.querySelector('a[iconname="information-circle"]'));
   const description = () => {
     const text = document.getElementById("app").innerText;
     const match = text.match(/DESCRIPTION\s*([\s\S]*?)\s*SIZE/);
@@ -26,9 +29,10 @@
       seen[category] = {};
       link.closest("a").click();
       await wait(1000);
-      const files = Array.from(document.querySelectorAll("#app tbody tr td:first-child")).map(cell => cell.textContent.trim());
+      const files = resultRows().map(row => row.querySelector("td").textContent.trim());
       for (const file of files) {
-        leaf(file).closest("tr").querySelector('a[iconname="information-circle"]').click();
+        resultRows().find(row => row.querySelector("td").textContent.trim() === file)
+          .querySelector('a[iconname="information-circle"]').click();
         await wait(500);
         seen[category][file] = description();
         leaf(category).closest("a").click();

@@ -37,6 +37,11 @@ def library_path() -> Path | None:
 def _library():
     path = library_path()
     if path is None:
+        # Said once per process: a checkout whose kernel was never built (a second clone run without its own
+        # `pip install -e .`) trains several times slower, and nothing else would show why.
+        warnings.warn(f"the CPU training kernel is not built in {Path(__file__).resolve().parent}: training falls back "
+                      "to the torch step, several times slower on a CPU; `pip install -e .` in this checkout builds it",
+                      RuntimeWarning, stacklevel=2)
         return None
     library = ctypes.CDLL(str(path))
     # A library built from an older _mlp_kernel.c (an editable install does not rebuild it) would be called
