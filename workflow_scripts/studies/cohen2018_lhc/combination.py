@@ -260,8 +260,9 @@ def reduction_measure(claim_id: str, spec: dict, read) -> dict:
         if len(reductions) > 1:
             over_halves = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("inf")
             uncertainty = float(np.hypot(over_events, over_halves))
-            detail += (f" Over {len(reductions)} splits into halves: mean {np.mean(finite):.3f}, standard deviation "
-                       f"{over_halves:.3f}, {int((finite < 0).sum())} below zero.")
+            detail += (f" Over {len(reductions)} splits into halves: {len(finite)} with a value, mean "
+                       f"{np.mean(finite) if len(finite) else float('nan'):.3f}, standard deviation {over_halves:.3f}, "
+                       f"{int((finite < 0).sum())} below zero.")
     return {"value": value, "uncertainty": uncertainty, "statistics": float(measured.background_events.min()),
             "detail": detail}
 
@@ -281,16 +282,21 @@ def _split_seed(global_seed: int, stream: str, split: int) -> int:
     return derive_seed(global_seed, *parts)
 
 
-def add_splits(events: pd.DataFrame, settings: ensemble.TrainingSettings, background_to_signal: float,
-               global_seed: int, splits: int, device="cpu") -> None:
-    """Splits 1 to `splits` - 1 beside the main one: each its own halves and its own combiner trained on its training
-    half, written into the events as that split's columns."""
-    for split in range(1, splits):
+def train_over_splits(events: pd.DataFrame, settings: ensemble.TrainingSettings, background_to_signal: float,
+                      global_seed: int, splits: int, device="cpu"):
+    """Every split into halves, each with its own combiner trained on its training half, written into the events as
+    that split's columns; returns split 0's combiner and scaler (the figures' and the saved model's)."""
+    if splits < 1:
+        raise ValueError(f"half_splits must be at least 1, got {splits}")
+    for split in range(splits):
         half, logit = split_columns(split)
         events[half] = assign_halves(events.label, _split_seed(global_seed, "halves", split))
         combiner, scaler = train_combiner(events.assign(half=events[half]), settings, background_to_signal,
                                           _split_seed(global_seed, "network", split), device)
         events[logit] = combined_logit(combiner, scaler, events.weak_output, events.full_spread)
+        if split == 0:
+            main = combiner, scaler
+    return main
 
 
 def run(dataset: pd.DataFrame, background: pd.DataFrame, model_path, settings: ensemble.TrainingSettings,
@@ -299,13 +305,9 @@ def run(dataset: pd.DataFrame, background: pd.DataFrame, model_path, settings: e
     the combination repeated over `splits` random splits into halves."""
     events = network_outputs(evaluation_events(dataset, background), model_path, device)
     events["cross_section_weight_pb"] = events.weight_pb
-    events["half"] = assign_halves(events.label, _split_seed(global_seed, "halves", 0))
-    log(f"{len(events)} evaluation events ({int(events.label.sum())} signal); combiner trains on "
-        f"{int((events.half == 'train').sum())}")
-    combiner, scaler = train_combiner(events, settings, background_to_signal, _split_seed(global_seed, "network", 0),
-                                      device)
-    events["combined_logit"] = combined_logit(combiner, scaler, events.weak_output, events.full_spread)
-    add_splits(events, settings, background_to_signal, global_seed, splits, device)
+    log(f"{len(events)} evaluation events ({int(events.label.sum())} signal); a combiner trains on each half of "
+        f"{splits} splits")
+    combiner, scaler = train_over_splits(events, settings, background_to_signal, global_seed, splits, device)
     # The paper's procedure beside it: a combiner trained on every event, cut on the same events.
     same_events, same_scaler = train_combiner(events.assign(half="train"), settings, background_to_signal,
                                               derive_seed(global_seed, "cohen2018_lhc", "combination", "same-events"),
